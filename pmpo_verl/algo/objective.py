@@ -1,0 +1,173 @@
+"""The per-trajectory PMPO objective (Zhao et al., arXiv 2601.22521), verl-independent.
+
+For trajectory i with sequence advantage A_i, valid tokens t = 1..N_i and log-ratios
+``l_t = log pi_theta - log pi_old``:
+
+    l~   = sign-aware log-space clip of l                       (GMPO's token clip)
+    c_i  = clip fraction,  E0 = N_i,  E1 = ESS_i(1)             (no grad)
+    ESS* = target_ess(c_i)                                      (clip-aware rule, reconstruction)
+    p_i  = solve ESS_i(p) = ESS*                                (no grad; or a fixed p)
+    L_i  = -A_i * M_{p_i}(exp(l~_i))                            (M_p: power mean, log-space stable)
+
+p = 1 is GRPO's token-clipped arithmetic mean, p = 0 GMPO's geometric mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import torch
+
+from .clip import CLIP_MODES, clip_fraction, sign_aware_clip
+from .ess import EssCurve
+from .power_mean import log_power_mean
+from .solver import SOLVERS, solve_p
+from .target import TARGET_RULES, target_ess, target_fraction
+
+P_MODES = ("adaptive", "fixed")
+ESS_INPUTS = ("clipped", "raw")
+LOG_RATIO_CLAMP = 20.0
+"""Raw log-ratios are clamped to +-20 before anything else (as verl's ``vanilla`` does): losses and
+gradients stay finite for any input, and values inside the band are untouched."""
+DEGENERATE_TOL = 1e-6
+"""A trajectory is degenerate when ``1 - E1 / E0 < DEGENERATE_TOL``: its ratios are (numerically) all
+equal, e.g. the on-policy first mini-batch, so p cannot change its loss or gradient."""
+
+
+@dataclass(frozen=True)
+class PMPOSettings:
+    """Hyper-parameters of the objective. Field meanings: README, "Configuration"."""
+
+    eps_low: float = 0.4
+    eps_high: float = 0.4
+    p_mode: str = "adaptive"
+    p: float = 1.0
+    clip_mode: str = "active"
+    ess_on: str = "clipped"
+    target_rule: str = "interp"
+    target_nu0: float = 0.9
+    clip_saturation: float = 0.1
+    target_gamma: float = 1.0
+    solver: str = "newton"
+    solver_iters: int | None = None
+    p_small: float = 1e-4
+    degenerate_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        choices = {
+            "p_mode": P_MODES,
+            "clip_mode": CLIP_MODES,
+            "ess_on": ESS_INPUTS,
+            "target_rule": TARGET_RULES,
+            "solver": SOLVERS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"PMPO: {name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("p", "degenerate_p", "target_nu0"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"PMPO: {name} must lie in [0, 1], got {getattr(self, name)}")
+        for name in ("eps_low", "eps_high", "clip_saturation", "target_gamma"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"PMPO: {name} must be a positive finite number, got {value}")
+        if not 0.0 <= self.p_small < 0.1:
+            raise ValueError(f"PMPO: p_small must lie in [0, 0.1), got {self.p_small}")
+        if self.solver_iters is not None and int(self.solver_iters) < 1:
+            raise ValueError(f"PMPO: solver_iters must be >= 1 (or None for the solver's default), got {self.solver_iters}")
+
+    @classmethod
+    def from_mapping(cls, knobs: Mapping[str, Any], eps_low: float, eps_high: float) -> "PMPOSettings":
+        """Settings from a mapping-like config (e.g. verl's policy-loss config); absent knobs keep defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in ("eps_low", "eps_high") or knobs.get(f.name) is None:
+                continue
+            values[f.name] = knobs.get(f.name)
+            if f.name == "solver_iters":
+                values[f.name] = int(values[f.name])
+            elif f.type == "float":
+                values[f.name] = float(values[f.name])
+        return cls(eps_low=float(eps_low), eps_high=float(eps_high), **values)
+
+
+@dataclass
+class PMPOOutput:
+    """Per-trajectory results (all (B,)). Only ``seq_loss`` and ``log_ratio_mean`` carry gradients."""
+
+    seq_loss: torch.Tensor  # L_i = -A_i M_{p_i}; 0 for empty rows
+    log_ratio_mean: torch.Tensor  # log M_{p_i}(r~_i)
+    p: torch.Tensor  # exponent used (float64)
+    clip_frac: torch.Tensor  # c_i
+    ess_norm: torch.Tensor  # ESS_i(p_i) / N_i
+    e1_norm: torch.Tensor  # ESS_i(1) / N_i
+    target_ess_norm: torch.Tensor  # ESS*_i / N_i (fixed mode: ESS_i(p) / N_i)
+    active: torch.Tensor  # bool: N_i >= 1 and A_i != 0
+    degenerate: torch.Tensor  # bool: active and 1 - E1/E0 < DEGENERATE_TOL (or N_i = 1)
+    clipped_tokens: torch.Tensor  # bool (B, T): tokens whose gradient the clip removed
+
+
+def sequence_advantage(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean of each row of a (B, T) advantage tensor; 0 for empty rows."""
+    maskf = mask.to(advantages.dtype)
+    return (advantages * maskf).sum(-1) / maskf.sum(-1).clamp_min(1.0)
+
+
+def pmpo_objective(
+    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
+) -> PMPOOutput:
+    """Per-trajectory PMPO losses and statistics.
+
+    Args:
+        log_ratio: (B, T) ``log pi_theta - log pi_old`` (requires grad); computed in at least fp32.
+        seq_adv: (B,) sequence advantages (no grad).
+        mask: (B, T) bool, valid response tokens.
+        settings: hyper-parameters.
+    """
+    if log_ratio.dtype not in (torch.float32, torch.float64):
+        log_ratio = log_ratio.float()
+    mask = mask.to(torch.bool)
+    seq_adv = torch.where(mask.any(-1), seq_adv.detach().to(log_ratio.dtype), 0.0)
+    log_ratio = torch.where(mask, log_ratio, 0.0).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
+    clipped, clipped_tokens = sign_aware_clip(log_ratio, seq_adv, settings.eps_low, settings.eps_high)
+    clipped_tokens = clipped_tokens & mask
+
+    with torch.no_grad():
+        n = mask.sum(-1)
+        active = (n > 0) & (seq_adv != 0)
+        clip_frac = clip_fraction(
+            log_ratio, clipped_tokens, mask, settings.clip_mode, settings.eps_low, settings.eps_high
+        )
+        curve = EssCurve(clipped if settings.ess_on == "clipped" else log_ratio, mask)
+        log_e1 = curve.log_ess(1.0)
+        degenerate = active & ((n <= 1) | (-torch.expm1(log_e1 - curve.log_n) < DEGENERATE_TOL))
+        n64 = curve.n.clamp_min(1.0)
+        if settings.p_mode == "fixed":
+            p = torch.full_like(n64, settings.p)
+            target = None
+        else:
+            ess1 = log_e1.exp()
+            g = target_fraction(clip_frac, settings.clip_saturation, settings.target_gamma)
+            target = target_ess(n64, ess1, g, settings.target_rule, settings.target_nu0)
+            p = solve_p(curve, target.log(), settings.solver, settings.solver_iters).clamp(0.0, 1.0)
+            p = torch.where(target <= ess1, 1.0, torch.where(target >= n64, 0.0, p))
+            p = torch.where(degenerate | ~active, settings.degenerate_p, p)
+        ess_norm = (curve.log_ess(p) - curve.log_n).exp()
+        target_norm = ess_norm if target is None else target / n64
+
+    log_mean = log_power_mean(clipped, mask, p.to(clipped.dtype), settings.p_small)
+    seq_loss = -seq_adv * torch.exp(log_mean)
+    return PMPOOutput(
+        seq_loss=seq_loss,
+        log_ratio_mean=log_mean,
+        p=p,
+        clip_frac=clip_frac,
+        ess_norm=ess_norm,
+        e1_norm=(log_e1 - curve.log_n).exp(),
+        target_ess_norm=target_norm,
+        active=active,
+        degenerate=degenerate,
+        clipped_tokens=clipped_tokens,
+    )

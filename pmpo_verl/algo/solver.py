@@ -1,0 +1,66 @@
+"""Vectorised solvers for ``ESS_i(p_i) = ESS*_i``, p in [0, 1], all rows at once.
+
+``log ESS(p)`` decreases from ``log N`` at p = 0 to ``log E1`` at p = 1, so for a target inside
+``[E1, E0]`` the root is bracketed by [0, 1].
+
+- ``bisection``: halve the bracket ``iters`` times (width ``2^-iters``), comparing ``log ESS(mid)``
+  with ``log ESS*``.
+- ``newton`` (safeguarded): Newton's method on ``psi(p) = sqrt(log N - log ESS(p)) - sqrt(log N - log ESS*)``.
+  The square root undoes the flatness at 0 (``log N - log ESS = p^2 Var(x) + O(p^3)``), so psi is close
+  to linear in p and ``psi' = -(d log ESS/dp) / (2 sqrt(log N - log ESS))`` stays away from 0. The
+  bracket is kept by the sign of psi; a step that leaves it is replaced by the false-position point of
+  the bracket (not the midpoint, which crawls towards roots next to p = 1). Converges to ~1e-12 in
+  ``log ESS`` within 10 iterations on realistic trajectories (tests/loss/test_ess_solver.py).
+
+No data-dependent early exit: a fixed number of iterations keeps the solve free of host
+synchronisation on accelerators. Callers snap exact endpoints (target = E1 or E0) themselves.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .ess import EssCurve
+
+SOLVERS = ("newton", "bisection")
+DEFAULT_ITERS = {"newton": 10, "bisection": 40}
+_TINY = 1e-300
+
+
+def solve_p(curve: EssCurve, log_target: torch.Tensor, solver: str = "newton", iters: int | None = None) -> torch.Tensor:
+    """Solve ``log ESS_i(p) = log_target_i`` for every row; returns (B,) float64 p in [0, 1]."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    iters = DEFAULT_ITERS[solver] if iters is None else int(iters)
+    if iters < 1:
+        raise ValueError(f"solver_iters must be >= 1, got {iters}")
+    lo = torch.zeros_like(curve.n)
+    hi = torch.ones_like(curve.n)
+    if solver == "bisection":
+        for _ in range(iters):
+            mid = 0.5 * (lo + hi)
+            above = curve.log_ess(mid) > log_target
+            lo = torch.where(above, mid, lo)
+            hi = torch.where(above, hi, mid)
+        return 0.5 * (lo + hi)
+
+    root_target = (curve.log_n - log_target).clamp_min(0.0).sqrt()
+    psi_lo = -root_target  # psi(0)
+    psi_hi = (curve.log_n - curve.log_ess(hi)).clamp_min(0.0).sqrt() - root_target  # psi(1)
+
+    def false_position() -> torch.Tensor:
+        return (lo + (hi - lo) * -psi_lo / (psi_hi - psi_lo).clamp_min(_TINY)).clamp(lo, hi)
+
+    p = false_position()
+    for _ in range(iters):
+        log_ess, slope = curve.log_ess_and_slope(p)
+        root = (curve.log_n - log_ess).clamp_min(0.0).sqrt().clamp_min(_TINY)
+        psi = root - root_target
+        dpsi = -slope / (2.0 * root)
+        below = psi <= 0
+        lo, psi_lo = torch.where(below, p, lo), torch.where(below, psi, psi_lo)
+        hi, psi_hi = torch.where(below, hi, p), torch.where(below, psi_hi, psi)
+        step = p - psi / torch.where(dpsi > 0, dpsi, 1.0)
+        inside = (dpsi > 0) & (step >= lo) & (step <= hi)
+        p = torch.where(inside, step, false_position())
+    return p

@@ -1,0 +1,63 @@
+"""Detect a PMPO plugin that failed to load.
+
+verl imports ``verl.plugins`` entry points at ``import verl`` and swallows their exceptions (a debug log
+line), so a broken install only surfaces later as ``Unsupported loss mode: pmpo``. This module checks,
+in a fresh interpreter, that ``import verl`` registered both names, and if not, imports the plugin
+directly there to surface the real error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+_PROBE = r"""
+import json, traceback
+result = {"error": None}
+try:
+    import verl
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, POLICY_LOSS_REGISTRY
+    result["verl"] = verl.__version__
+    result["policy_loss"] = "pmpo" in POLICY_LOSS_REGISTRY
+    result["adv_estimator"] = "pmpo" in ADV_ESTIMATOR_REGISTRY
+    if not (result["policy_loss"] and result["adv_estimator"]):
+        try:
+            import pmpo_verl.register  # the import verl swallowed, repeated to see its error
+        except BaseException:
+            result["error"] = traceback.format_exc()
+except BaseException:
+    result["error"] = traceback.format_exc()
+print("PMPO_PROBE " + json.dumps(result))
+"""
+
+
+@dataclass
+class PluginStatus:
+    verl_version: Optional[str]
+    policy_loss: bool
+    adv_estimator: bool
+    error: Optional[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.policy_loss and self.adv_estimator
+
+
+def probe_plugin(env: Optional[Mapping[str, str]] = None, timeout: float = 300.0) -> PluginStatus:
+    """Run ``import verl`` in a fresh interpreter (with ``env``) and report what it registered."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        env=dict(os.environ if env is None else env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("PMPO_PROBE "):
+            data = json.loads(line[len("PMPO_PROBE ") :])
+            return PluginStatus(data.get("verl"), bool(data.get("policy_loss")), bool(data.get("adv_estimator")), data["error"])
+    return PluginStatus(None, False, False, f"probe exited with {proc.returncode}:\n{proc.stderr[-4000:]}")
