@@ -1,0 +1,26 @@
+# CPU set-up and tests. `make test` creates .venv when it is missing (or pyproject.toml changed).
+PYTHON ?= python3
+VENV ?= .venv
+# On a machine without a local CPU wheel, add the PyTorch CPU index, e.g.
+#   make test TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_INDEX ?=
+
+.PHONY: install test test-fast clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q torch==2.13.0 $(TORCH_INDEX)
+	$(VENV)/bin/python -m pip install -q -e ".[cpu,test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: install
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) build *.egg-info
