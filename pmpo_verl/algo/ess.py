@@ -22,6 +22,29 @@ def token_weights(x: torch.Tensor, mask: torch.Tensor, p: torch.Tensor) -> torch
     return torch.nan_to_num(w, nan=0.0)
 
 
+def _valid_sums(dev: torch.Tensor, n_pad: torch.Tensor, p: torch.Tensor, slope: bool) -> tuple[torch.Tensor, ...]:
+    """Valid-token sums ``S(q) = sum e^{q d}`` (and ``S'(q) = sum d e^{q d}``) at q = p and q = 2p."""
+    e = torch.exp(dev * p.unsqueeze(-1))
+    s1 = (e.sum(-1) - n_pad).clamp_min(1.0)
+    s1d = (dev * e).sum(-1) if slope else None
+    e = e.square_()
+    s2 = (e.sum(-1) - n_pad).clamp_min(1.0)
+    s2d = (dev * e).sum(-1) if slope else None
+    return s1, s2, s1d, s2d
+
+
+def log_ess(dev: torch.Tensor, n_pad: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """``log ESS(p) = 2 log S(p) - log S(2p)`` per row of an :class:`EssCurve`'s shifted log-ratios."""
+    s1, s2, _, _ = _valid_sums(dev, n_pad, p, slope=False)
+    return 2.0 * s1.log() - s2.log()
+
+
+def log_ess_and_slope(dev: torch.Tensor, n_pad: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log ESS(p), d log ESS / dp)``, the slope being ``2 (S'(p)/S(p) - S'(2p)/S(2p))``."""
+    s1, s2, s1d, s2d = _valid_sums(dev, n_pad, p, slope=True)
+    return 2.0 * s1.log() - s2.log(), 2.0 * (s1d / s1 - s2d / s2)
+
+
 class EssCurve:
     """``log ESS_i(p)`` and its slope for every row of a batch, evaluated for a vector of p at once.
 
@@ -43,23 +66,13 @@ class EssCurve:
         self.var = centred.square().sum(-1) / n_safe
         self.log_n = n_safe.log()
 
-    def _sums(self, p: torch.Tensor, slope: bool) -> tuple[torch.Tensor, ...]:
-        """Valid-token sums ``S(q) = sum e^{q d}`` (and ``S'(q) = sum d e^{q d}``) at q = p and q = 2p."""
-        p = torch.as_tensor(p, dtype=torch.float64, device=self.dev.device).expand_as(self.n)
-        e = torch.exp(self.dev * p.unsqueeze(-1))
-        s1 = (e.sum(-1) - self.n_pad).clamp_min(1.0)
-        s1d = (self.dev * e).sum(-1) if slope else None
-        e = e.square_()
-        s2 = (e.sum(-1) - self.n_pad).clamp_min(1.0)
-        s2d = (self.dev * e).sum(-1) if slope else None
-        return s1, s2, s1d, s2d
+    def _p(self, p: torch.Tensor | float) -> torch.Tensor:
+        return torch.as_tensor(p, dtype=torch.float64, device=self.dev.device).expand_as(self.n)
 
     def log_ess(self, p: torch.Tensor | float) -> torch.Tensor:
         """``log ESS(p)`` per row (p: (B,) or a scalar); ``log 1 = 0`` for empty rows."""
-        s1, s2, _, _ = self._sums(p, slope=False)
-        return 2.0 * s1.log() - s2.log()
+        return log_ess(self.dev, self.n_pad, self._p(p))
 
-    def log_ess_and_slope(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def log_ess_and_slope(self, p: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log ESS(p), d log ESS / dp)`` per row."""
-        s1, s2, s1d, s2d = self._sums(p, slope=True)
-        return 2.0 * s1.log() - s2.log(), 2.0 * (s1d / s1 - s2d / s2)
+        return log_ess_and_slope(self.dev, self.n_pad, self._p(p))
