@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import torch
 
+from .compile import maybe_compiled
 from .clip import CLIP_MODES, clip_fraction, sign_aware_clip
 from .ess import EssCurve
 from .power_mean import log_power_mean
@@ -125,10 +126,18 @@ def pmpo_objective(
         seq_adv: (B,) sequence advantages (no grad).
         mask: (B, T) bool, valid response tokens.
         settings: hyper-parameters.
+
+    On CUDA the computation is compiled with ``torch.compile`` (see :mod:`.compile`).
     """
     if log_ratio.dtype not in (torch.float32, torch.float64):
         log_ratio = log_ratio.float()
-    mask = mask.to(torch.bool)
+    core = maybe_compiled("pmpo_objective", _objective, log_ratio.device)
+    return PMPOOutput(*core(log_ratio, seq_adv, mask.to(torch.bool), settings))
+
+
+def _objective(
+    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
+) -> tuple[torch.Tensor, ...]:
     seq_adv = torch.where(mask.any(-1), seq_adv.detach().to(log_ratio.dtype), 0.0)
     log_ratio = torch.where(mask, log_ratio, 0.0).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     clipped, clipped_tokens = sign_aware_clip(log_ratio, seq_adv, settings.eps_low, settings.eps_high)
@@ -147,6 +156,11 @@ def pmpo_objective(
         if settings.p_mode == "fixed":
             p = torch.full_like(n64, settings.p)
             target = None
+            # ESS(1) = E1 and ESS(0) = N are already known: evaluate the curve only for other p.
+            if settings.p in (0.0, 1.0):
+                log_ess_p = log_e1 if settings.p == 1.0 else curve.log_n
+            else:
+                log_ess_p = curve.log_ess(p)
         else:
             ess1 = log_e1.exp()
             g = target_fraction(clip_frac, settings.clip_saturation, settings.target_gamma)
@@ -154,20 +168,16 @@ def pmpo_objective(
             p = solve_p(curve, target.log(), settings.solver, settings.solver_iters).clamp(0.0, 1.0)
             p = torch.where(target <= ess1, 1.0, torch.where(target >= n64, 0.0, p))
             p = torch.where(degenerate | ~active, settings.degenerate_p, p)
-        ess_norm = (curve.log_ess(p) - curve.log_n).exp()
+            # At an interior solution ESS(p) = ESS* up to the solver's residual (~1e-13 in log): no extra
+            # evaluation of the curve; the endpoints are exact (E1 at p = 1, N at p = 0).
+            log_ess_p = torch.where(p >= 1.0, log_e1, torch.where(p <= 0.0, curve.log_n, target.log()))
+            if 0.0 < settings.degenerate_p < 1.0:  # rows forced to degenerate_p: evaluate them
+                log_ess_p = torch.where(degenerate | ~active, curve.log_ess(p), log_ess_p)
+        ess_norm = (log_ess_p - curve.log_n).exp()
         target_norm = ess_norm if target is None else target / n64
 
     log_mean = log_power_mean(clipped, mask, p.to(clipped.dtype), settings.p_small)
     seq_loss = -seq_adv * torch.exp(log_mean)
-    return PMPOOutput(
-        seq_loss=seq_loss,
-        log_ratio_mean=log_mean,
-        p=p,
-        clip_frac=clip_frac,
-        ess_norm=ess_norm,
-        e1_norm=(log_e1 - curve.log_n).exp(),
-        target_ess_norm=target_norm,
-        active=active,
-        degenerate=degenerate,
-        clipped_tokens=clipped_tokens,
-    )
+    e1_norm = (log_e1 - curve.log_n).exp()
+    # in PMPOOutput's field order
+    return seq_loss, log_mean, p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens
