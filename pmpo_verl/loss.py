@@ -26,11 +26,10 @@ from typing import Any, Optional
 import torch
 from verl.trainer.ppo.core_algos import agg_loss, register_policy_loss
 
-from .algo.objective import PMPOOutput, PMPOSettings, pmpo_objective, sequence_advantage
+from .algo.objective import PMPOSettings, pmpo_objective, sequence_advantage
+from .metrics import pmpo_metrics
 
 logger = logging.getLogger(__name__)
-METRIC_PREFIX = "actor/pmpo/"
-P_LOW, P_HIGH = 0.01, 0.99
 _warned: set[str] = set()
 
 
@@ -65,73 +64,6 @@ def sequence_is_weight(rollout_is_weights: torch.Tensor, mask: torch.Tensor) -> 
     maskf = mask.to(torch.float32)
     log_w = torch.log(rollout_is_weights.detach().float().clamp_min(1e-10)) * maskf
     return torch.exp(log_w.sum(-1) / maskf.sum(-1).clamp_min(1.0))
-
-
-def pmpo_metrics(
-    out: PMPOOutput, log_ratio: torch.Tensor, mask: torch.Tensor, seq_adv: torch.Tensor, degenerate_p: float
-) -> dict[str, float]:
-    """Metrics of one micro-batch as floats, with a single host synchronisation.
-
-    p and ESS statistics are over the trajectories whose p was solved (non-empty, A != 0, not
-    degenerate); a micro-batch without any (e.g. the on-policy first mini-batch, or only zero-advantage
-    groups) reports ``degenerate_p`` and normalised ESS 1 for them. Shares (``degenerate_frac``,
-    ``clip_frac_mean``, ``ratio_*``) are over non-empty trajectories with A != 0. ``pg_clipfrac`` is the
-    share of tokens the sign-aware clip zeroed (equal to ``vanilla``'s under a matched band) and
-    ``pg_clipfrac_lower`` its part on the lower side (A < 0).
-    """
-    with torch.no_grad():
-        solved = (out.active & ~out.degenerate).to(torch.float64)
-        active = out.active.to(torch.float64)
-        p = out.p.to(torch.float64)
-        ratio = out.log_ratio_mean.detach().to(torch.float64).exp()
-        # Per-row statistics stacked as (K, B) and reduced by one mat-vec per row set; token-level statistics
-        # as integer counts and a masked sum: no (B, T) float64 copies, ~4x fewer ops than one reduction each.
-        by_solved = torch.stack([
-            p, p.square(), (p < P_LOW).to(torch.float64), (p > P_HIGH).to(torch.float64),
-            out.ess_norm.to(torch.float64), out.target_ess_norm.to(torch.float64), out.e1_norm.to(torch.float64),
-        ]) @ solved
-        by_active = torch.stack([out.clip_frac.to(torch.float64), out.degenerate.to(torch.float64), ratio]) @ active
-        nonempty = mask.any(-1)
-        counts = torch.stack([
-            solved.sum(), active.sum(), (nonempty & ~out.active).sum().to(torch.float64),
-            nonempty.sum().to(torch.float64), mask.sum().to(torch.float64),
-            out.clipped_tokens.sum().to(torch.float64),
-            (out.clipped_tokens & (seq_adv < 0).unsqueeze(-1)).sum().to(torch.float64),
-            -torch.where(mask, log_ratio.detach(), 0.0).sum().to(torch.float64),
-            torch.where(solved > 0, p, degenerate_p).amin(), torch.where(solved > 0, p, degenerate_p).amax(),
-            torch.where(active > 0, ratio, 0.0).amax(),
-        ])
-        (sp, sp2, s0, s1, ess, tgt, e1, ca, dg, rt, n_solved, n_active, n_zero, n_nonempty, n_tokens, n_clip,
-         n_lower, neg_kl, p_min, p_max, ratio_max) = torch.cat([by_solved, by_active, counts]).tolist()
-    n_s, n_a, n_t = max(n_solved, 1.0), max(n_active, 1.0), max(n_tokens, 1.0)
-    p_mean = sp / n_s
-    values = {
-        "p_mean": p_mean,
-        "p_std": max(sp2 / n_s - p_mean * p_mean, 0.0) ** 0.5,
-        "p_min": p_min,
-        "p_max": p_max,
-        "frac_p0": s0 / n_s,
-        "frac_p1": s1 / n_s,
-        "ess_norm_mean": ess / n_s,
-        "target_ess_norm_mean": tgt / n_s,
-        "e1_norm_mean": e1 / n_s,
-        "clip_frac_mean": ca / n_a,
-        "degenerate_frac": dg / n_a,
-        "zero_adv_frac": n_zero / max(n_nonempty, 1.0),
-        "ratio_mean": rt / n_a,
-        "ratio_max": ratio_max,
-        "solved": n_solved > 0,
-        "pg_clipfrac": n_clip / n_t,
-        "pg_clipfrac_lower": n_lower / n_t,
-        "ppo_kl": neg_kl / n_t,
-    }
-    if not values.pop("solved"):
-        values.update(p_mean=degenerate_p, frac_p0=float(degenerate_p < P_LOW), frac_p1=float(degenerate_p > P_HIGH))
-        values.update(ess_norm_mean=1.0, target_ess_norm_mean=1.0, e1_norm_mean=1.0)
-    verl_keys = ("pg_clipfrac", "pg_clipfrac_lower", "ppo_kl")
-    metrics = {f"actor/{k}": values.pop(k) for k in verl_keys}
-    metrics.update({METRIC_PREFIX + k: v for k, v in values.items()})
-    return metrics
 
 
 @register_policy_loss("pmpo")  # type: ignore[arg-type]

@@ -211,11 +211,10 @@ def ref_geo_mean(old_log_prob, log_prob, advantages, response_mask, clip_low, cl
 
 
 def inline_pmpo(old_log_prob, log_prob, advantages, response_mask, settings, batch_info):
-    """PMPO through its verl-free core, aggregated like ``pmpo_verl.loss.compute_policy_loss_pmpo``.
-
-    Metrics: the subset of ``pmpo_verl.loss.pmpo_metrics`` the benchmark prints, with one host sync.
-    """
+    """PMPO through its verl-free parts (``pmpo_verl.algo`` and ``pmpo_verl.metrics``), aggregated like
+    ``pmpo_verl.loss.compute_policy_loss_pmpo`` (which differs only in calling verl's own ``agg_loss``)."""
     from pmpo_verl.algo import pmpo_objective, sequence_advantage
+    from pmpo_verl.metrics import pmpo_metrics
 
     mask = response_mask.to(torch.bool)
     dtype = torch.promote_types(log_prob.dtype, torch.float32)
@@ -223,30 +222,7 @@ def inline_pmpo(old_log_prob, log_prob, advantages, response_mask, settings, bat
     seq_adv = sequence_advantage(advantages.detach().to(dtype), mask)
     out = pmpo_objective(log_ratio, seq_adv, mask, settings)
     loss = ref_agg_loss(out.seq_loss.unsqueeze(-1).expand(mask.shape), mask, "seq-mean-token-mean", **batch_info)
-    with torch.no_grad():
-        solved = (out.active & ~out.degenerate).to(torch.float64)
-        n_solved = solved.sum()
-        p = out.p.to(torch.float64)
-        big = torch.tensor(math.inf, dtype=torch.float64, device=p.device)
-        active = out.active.to(torch.float64)
-        tokens = mask.to(torch.float64)
-        stats = torch.stack([
-            n_solved,
-            (p * solved).sum() / n_solved.clamp_min(1.0),
-            torch.where(solved > 0, p, big).amin(),
-            torch.where(solved > 0, p, -big).amax(),
-            ((p < 0.01) * solved).sum() / n_solved.clamp_min(1.0),
-            ((p > 0.99) * solved).sum() / n_solved.clamp_min(1.0),
-            (out.clip_frac.to(torch.float64) * active).sum() / active.sum().clamp_min(1.0),
-            (out.clipped_tokens.to(torch.float64) * tokens).sum() / tokens.sum().clamp_min(1.0),
-        ]).tolist()
-    names = ["solved", "p_mean", "p_min", "p_max", "frac_p0", "frac_p1", "clip_frac_mean", "pg_clipfrac"]
-    values = dict(zip(names, stats))
-    if values.pop("solved") == 0:
-        values.update(p_mean=settings.degenerate_p, p_min=settings.degenerate_p, p_max=settings.degenerate_p)
-    metrics = {"actor/pg_clipfrac": values.pop("pg_clipfrac")}
-    metrics.update({f"actor/pmpo/{k}": v for k, v in values.items()})
-    return loss, metrics
+    return loss, pmpo_metrics(out, log_ratio, mask, seq_adv, settings.degenerate_p)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -573,6 +549,28 @@ def run_size(backend, batch: int, length: int, dtype: torch.dtype, device: torch
 # --------------------------------------------------------------------------------------------------------
 
 
+def cuda_matches_cpu() -> str:
+    """The CUDA objective (compiled by default) against eager CPU float64 on the same trajectories."""
+    from pmpo_verl.algo import PMPOSettings, pmpo_objective, sequence_advantage
+    from pmpo_verl.algo.compile import compile_enabled
+
+    old, lp, adv, mask = make_inputs(64, 2048, torch.float32, torch.device("cpu"), seed=5)
+    results = {}
+    for dev, dtype in (("cpu", torch.float64), ("cuda", torch.float32)):
+        x = (lp.detach() - old).to(device=dev, dtype=dtype).requires_grad_(True)
+        m = mask.to(dev)
+        out = pmpo_objective(x, sequence_advantage(adv.to(device=dev, dtype=dtype), m), m, PMPOSettings())
+        out.seq_loss.sum().backward()
+        results[dev] = (out.p.double().cpu(), out.seq_loss.detach().double().cpu(), x.grad.double().cpu())
+    dp = float((results["cuda"][0] - results["cpu"][0]).abs().max())
+    dl = float(((results["cuda"][1] - results["cpu"][1]).abs() / results["cpu"][1].abs().clamp_min(1e-6)).max())
+    dg = float((results["cuda"][2] - results["cpu"][2]).abs().max() / results["cpu"][2].abs().max())
+    ok = dp < 1e-6 and dl < 1e-5 and dg < 1e-5
+    mode = "compiled" if compile_enabled(torch.device("cuda")) else "eager"
+    return (f"CUDA fp32 ({mode}) vs CPU fp64 eager, adaptive PMPO 64x2048: max |dp| {dp:.1e}, max rel d loss {dl:.1e}, "
+            f"rel d grad {dg:.1e}: {'OK' if ok else 'MISMATCH'}")
+
+
 def self_check(backend, device: torch.device) -> list[str]:
     """Validate the storage tracker (exact numbers) and, with verl, the inline reference path."""
     lines = []
@@ -641,16 +639,17 @@ def self_check(backend, device: torch.device) -> list[str]:
                              f"max_memory_allocated - memory_allocated {alloc} B")
         except Exception as exc:  # never lose the GPU run to this comparison
             lines.append(f"storage tracker vs CUDA allocator: comparison failed: {exc!r}")
+        lines.append(cuda_matches_cpu())
 
     # pmpo_verl and pmpo_verl.algo must import without verl (the inline path on a torch-only box).
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import pmpo_verl, pmpo_verl.algo; "
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import pmpo_verl, pmpo_verl.algo, pmpo_verl.metrics; "
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'verl'))")
     found = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT)], capture_output=True, text=True, timeout=300)
     if found.returncode != 0:
         raise AssertionError(f"importing pmpo_verl.algo in a fresh interpreter failed:\n{found.stderr}")
     if found.stdout.strip() != "[]":
         raise AssertionError(f"importing pmpo_verl.algo imports verl modules: {found.stdout.strip()}")
-    lines.append("fresh interpreter: `import pmpo_verl, pmpo_verl.algo` loads no verl module: OK")
+    lines.append("fresh interpreter: `import pmpo_verl, pmpo_verl.algo, pmpo_verl.metrics` loads no verl module: OK")
 
     if isinstance(backend, VerlBackend):
         inline = InlineBackend()
@@ -757,6 +756,12 @@ def parse_sizes(text: str, default_dtype: torch.dtype) -> list[tuple[int, int, t
 
 
 def main(argv=None) -> int:
+    # A training process uses one PMPO setting; this script runs four (fixed p=1, p=0, newton, bisection),
+    # each compiled on its own. With dynamo's default limit of 8 graphs per function they would overflow it
+    # and silently fall back to eager, which a real run never does.
+    import torch._dynamo.config
+
+    torch._dynamo.config.recompile_limit = 64
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
@@ -799,8 +804,8 @@ def main(argv=None) -> int:
         f"interleaved (rotating order), median; memory: "
         + ("max_memory_allocated - memory_allocated before the call" if cuda else
            "exact live tensor-storage tracker (TorchDispatchMode), peak above the inputs"),
-        f"pmpo_verl solver compile: PMPO_VERL_COMPILE={os.environ.get('PMPO_VERL_COMPILE', 'auto')} (auto: "
-        f"torch.compile on CUDA only; the first PMPO call per solver compiles, in the untimed reference pass)",
+        f"pmpo_verl compile: PMPO_VERL_COMPILE={os.environ.get('PMPO_VERL_COMPILE', 'auto')} (auto: torch.compile "
+        f"on CUDA only; the first PMPO call per settings compiles, in the untimed reference pass)",
         f"objective: log-space clip eps {EPS_LOG}; vanilla band [1-e^-{EPS_LOG}, e^{EPS_LOG}-1] = "
         f"[{VANILLA_BAND[0]:.4f}, {VANILLA_BAND[1]:.4f}], clip_ratio_c {CLIP_RATIO_C_OFF:g}, seq-mean-token-mean",
     ]
@@ -821,10 +826,16 @@ def main(argv=None) -> int:
         if cuda:
             torch.cuda.empty_cache()
 
-    end_line = (f"load average at end {_loadavg()}: includes this run's own threads; anything well above the torch "
-                f"thread count means other processes disturbed the CPU timings")
-    header.append(end_line)
-    print(end_line)
+    from pmpo_verl.algo import compile as pmpo_compile
+
+    end_lines = [
+        f"load average at end {_loadavg()}: includes this run's own threads; anything well above the torch "
+        f"thread count means other processes disturbed the CPU timings",
+        f"pmpo_verl compiled parts: {sorted(set(pmpo_compile._CACHE) - set(pmpo_compile._FAILED)) or 'none'}; "
+        f"fell back to eager: {sorted(pmpo_compile._FAILED) or 'none'}",
+    ]
+    header.extend(end_lines)
+    print("\n".join(end_lines))
     table = fmt_table(results, args.markdown)
     details = [line for res in results for line in fmt_details(res, device)]
     print()

@@ -127,57 +127,94 @@ def pmpo_objective(
         mask: (B, T) bool, valid response tokens.
         settings: hyper-parameters.
 
-    On CUDA the computation is compiled with ``torch.compile`` (see :mod:`.compile`).
+    Two parts, each compiled with ``torch.compile`` on CUDA (see :mod:`.compile`): the no-grad statistics
+    that choose p, and the differentiable per-trajectory loss. (Compiled as one graph, inductor fuses them
+    into a reduction kernel that Triton 3.x fails to build on Hopper; apart, both compile.)
     """
     if log_ratio.dtype not in (torch.float32, torch.float64):
         log_ratio = log_ratio.float()
-    core = maybe_compiled("pmpo_objective", _objective, log_ratio.device)
-    return PMPOOutput(*core(log_ratio, seq_adv, mask.to(torch.bool), settings))
+    mask = mask.to(torch.bool)
+    seq_adv = seq_adv.detach().to(log_ratio.dtype)
+    statistics = maybe_compiled("pmpo_statistics", _statistics, log_ratio.device)
+    p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens = statistics(
+        log_ratio.detach(), seq_adv, mask, settings
+    )
+    sequence_loss = maybe_compiled("pmpo_sequence_loss", _sequence_loss, log_ratio.device)
+    seq_loss, log_mean = sequence_loss(log_ratio, seq_adv, mask, p, settings)
+    return PMPOOutput(
+        seq_loss=seq_loss,
+        log_ratio_mean=log_mean,
+        p=p,
+        clip_frac=clip_frac,
+        ess_norm=ess_norm,
+        e1_norm=e1_norm,
+        target_ess_norm=target_norm,
+        active=active,
+        degenerate=degenerate,
+        clipped_tokens=clipped_tokens,
+    )
 
 
-def _objective(
+def _clipped(
     log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
-) -> tuple[torch.Tensor, ...]:
-    seq_adv = torch.where(mask.any(-1), seq_adv.detach().to(log_ratio.dtype), 0.0)
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Masked, clamped raw log-ratios, sequence advantages (0 for empty rows), clipped log-ratios and
+    the clipped-token indicator."""
+    seq_adv = torch.where(mask.any(-1), seq_adv, 0.0)
     log_ratio = torch.where(mask, log_ratio, 0.0).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     clipped, clipped_tokens = sign_aware_clip(log_ratio, seq_adv, settings.eps_low, settings.eps_high)
-    clipped_tokens = clipped_tokens & mask
+    return log_ratio, seq_adv, clipped, clipped_tokens & mask
 
+
+def _statistics(
+    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
+) -> tuple[torch.Tensor, ...]:
+    """p per trajectory and the statistics around it (PMPOOutput's no-grad fields)."""
     with torch.no_grad():
-        n = mask.sum(-1)
-        active = (n > 0) & (seq_adv != 0)
-        clip_frac = clip_fraction(
-            log_ratio, clipped_tokens, mask, settings.clip_mode, settings.eps_low, settings.eps_high
-        )
-        curve = EssCurve(clipped if settings.ess_on == "clipped" else log_ratio, mask)
-        log_e1 = curve.log_ess(1.0)
-        degenerate = active & ((n <= 1) | (-torch.expm1(log_e1 - curve.log_n) < DEGENERATE_TOL))
-        n64 = curve.n.clamp_min(1.0)
-        if settings.p_mode == "fixed":
-            p = torch.full_like(n64, settings.p)
-            target = None
-            # ESS(1) = E1 and ESS(0) = N are already known: evaluate the curve only for other p.
-            if settings.p in (0.0, 1.0):
-                log_ess_p = log_e1 if settings.p == 1.0 else curve.log_n
-            else:
-                log_ess_p = curve.log_ess(p)
-        else:
-            ess1 = log_e1.exp()
-            g = target_fraction(clip_frac, settings.clip_saturation, settings.target_gamma)
-            target = target_ess(n64, ess1, g, settings.target_rule, settings.target_nu0)
-            p = solve_p(curve, target.log(), settings.solver, settings.solver_iters).clamp(0.0, 1.0)
-            p = torch.where(target <= ess1, 1.0, torch.where(target >= n64, 0.0, p))
-            p = torch.where(degenerate | ~active, settings.degenerate_p, p)
-            # At an interior solution ESS(p) = ESS* up to the solver's residual (~1e-13 in log): no extra
-            # evaluation of the curve; the endpoints are exact (E1 at p = 1, N at p = 0).
-            log_ess_p = torch.where(p >= 1.0, log_e1, torch.where(p <= 0.0, curve.log_n, target.log()))
-            if 0.0 < settings.degenerate_p < 1.0:  # rows forced to degenerate_p: evaluate them
-                log_ess_p = torch.where(degenerate | ~active, curve.log_ess(p), log_ess_p)
-        ess_norm = (log_ess_p - curve.log_n).exp()
-        target_norm = ess_norm if target is None else target / n64
+        return _statistics_no_grad(log_ratio, seq_adv, mask, settings)
 
-    log_mean = log_power_mean(clipped, mask, p.to(clipped.dtype), settings.p_small)
-    seq_loss = -seq_adv * torch.exp(log_mean)
+
+def _statistics_no_grad(
+    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
+) -> tuple[torch.Tensor, ...]:
+    log_ratio, seq_adv, clipped, clipped_tokens = _clipped(log_ratio, seq_adv, mask, settings)
+    n = mask.sum(-1)
+    active = (n > 0) & (seq_adv != 0)
+    clip_frac = clip_fraction(log_ratio, clipped_tokens, mask, settings.clip_mode, settings.eps_low, settings.eps_high)
+    curve = EssCurve(clipped if settings.ess_on == "clipped" else log_ratio, mask)
+    log_e1 = curve.log_ess(1.0)
+    degenerate = active & ((n <= 1) | (-torch.expm1(log_e1 - curve.log_n) < DEGENERATE_TOL))
+    n64 = curve.n.clamp_min(1.0)
+    if settings.p_mode == "fixed":
+        p = torch.full_like(n64, settings.p)
+        target = None
+        # ESS(1) = E1 and ESS(0) = N are already known: evaluate the curve only for other p.
+        if settings.p in (0.0, 1.0):
+            log_ess_p = log_e1 if settings.p == 1.0 else curve.log_n
+        else:
+            log_ess_p = curve.log_ess(p)
+    else:
+        ess1 = log_e1.exp()
+        g = target_fraction(clip_frac, settings.clip_saturation, settings.target_gamma)
+        target = target_ess(n64, ess1, g, settings.target_rule, settings.target_nu0)
+        p = solve_p(curve, target.log(), settings.solver, settings.solver_iters).clamp(0.0, 1.0)
+        p = torch.where(target <= ess1, 1.0, torch.where(target >= n64, 0.0, p))
+        p = torch.where(degenerate | ~active, settings.degenerate_p, p)
+        # At an interior solution ESS(p) = ESS* up to the solver's residual (~1e-12 in log): no extra
+        # evaluation of the curve; the endpoints are exact (E1 at p = 1, N at p = 0).
+        log_ess_p = torch.where(p >= 1.0, log_e1, torch.where(p <= 0.0, curve.log_n, target.log()))
+        if 0.0 < settings.degenerate_p < 1.0:  # rows forced to degenerate_p: evaluate them
+            log_ess_p = torch.where(degenerate | ~active, curve.log_ess(p), log_ess_p)
+    ess_norm = (log_ess_p - curve.log_n).exp()
+    target_norm = ess_norm if target is None else target / n64
     e1_norm = (log_e1 - curve.log_n).exp()
-    # in PMPOOutput's field order
-    return seq_loss, log_mean, p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens
+    return p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens
+
+
+def _sequence_loss(
+    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, p: torch.Tensor, settings: PMPOSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(L_i = -A_i M_{p_i}, log M_{p_i})`` with gradients through the unclipped log-ratios."""
+    _, seq_adv, clipped, _ = _clipped(log_ratio, seq_adv, mask, settings)
+    log_mean = log_power_mean(clipped, mask, p.to(clipped.dtype), settings.p_small)
+    return -seq_adv * torch.exp(log_mean), log_mean

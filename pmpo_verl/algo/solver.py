@@ -14,8 +14,8 @@
   (tests/loss/test_ess_solver.py).
 
 Eager Newton stops as soon as every row has converged (one host synchronisation per iteration, free on
-CPU); under ``torch.compile`` (the default on CUDA, see :mod:`.compile`) it runs the fixed iteration
-count without host synchronisation. Callers snap exact
+CPU); compiled (the default on CUDA, see :mod:`.compile`, either on its own or inside the compiled
+PMPO statistics) it runs the fixed iteration count without host synchronisation. Callers snap exact
 endpoints (target = E1 or E0) themselves.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 
+from .compile import maybe_compiled
 from .ess import EssCurve, log_ess, log_ess_and_slope
 
 SOLVERS = ("newton", "bisection")
@@ -43,9 +44,7 @@ def _bisection(dev: torch.Tensor, n_pad: torch.Tensor, log_target: torch.Tensor,
     return 0.5 * (lo + hi)
 
 
-def _newton(
-    dev: torch.Tensor, n_pad: torch.Tensor, log_n: torch.Tensor, log_target: torch.Tensor, iters: int, early_exit: bool
-) -> torch.Tensor:
+def _newton(dev: torch.Tensor, n_pad: torch.Tensor, log_n: torch.Tensor, log_target: torch.Tensor, iters: int) -> torch.Tensor:
     lo = torch.zeros_like(n_pad)
     hi = torch.ones_like(n_pad)
     root_target = (log_n - log_target).clamp_min(0.0).sqrt()
@@ -56,7 +55,7 @@ def _newton(
         value, slope = log_ess_and_slope(dev, n_pad, p)
         root = (log_n - value).clamp_min(0.0).sqrt().clamp_min(_TINY)
         psi = root - root_target
-        if early_exit and bool((psi.abs() <= NEWTON_TOL).all()):
+        if not torch.compiler.is_compiling() and bool((psi.abs() <= NEWTON_TOL).all()):
             break
         dpsi = -slope / (2.0 * root)
         below = psi <= 0
@@ -76,7 +75,7 @@ def solve_p(curve: EssCurve, log_target: torch.Tensor, solver: str = "newton", i
     iters = DEFAULT_ITERS[solver] if iters is None else int(iters)
     if iters < 1:
         raise ValueError(f"solver_iters must be >= 1, got {iters}")
+    device = curve.dev.device
     if solver == "bisection":
-        return _bisection(curve.dev, curve.n_pad, log_target, iters)
-    early_exit = not torch.compiler.is_compiling()
-    return _newton(curve.dev, curve.n_pad, curve.log_n, log_target, iters, early_exit)
+        return maybe_compiled("pmpo_bisection", _bisection, device)(curve.dev, curve.n_pad, log_target, iters)
+    return maybe_compiled("pmpo_newton", _newton, device)(curve.dev, curve.n_pad, curve.log_n, log_target, iters)
