@@ -1,0 +1,296 @@
+"""Comparison ladder: :func:`grade` is the one public function.
+
+Rungs, cheapest first; the first decision wins.
+
+1. **Multiple choice.** A gold that is a single letter A-E (``B``, ``(B)``, ``\\text{(B)}``) is compared
+   with the first candidate that reads as a choice letter (``B``, ``(B)``, ``B.``, ``B) 42``).
+2. **Normalised string equality** (:func:`reward.normalize.text_key`): a positive decision only.
+3. **Exact numbers** without sympy: integers with leading zeros, separators (``7,425,000``,
+   ``10{,}000``, ``1 000``) and trailing ``.0``; decimals; ``\\frac{a}{b}`` and ``a/b``; mixed numbers;
+   scientific notation (``8.7 \\times 10^{8}``, ``4.5e33``). Values are exact ``Fraction`` s. A gold
+   written with decimals accepts a prediction within half a unit of its last written digit
+   (``9.6`` accepts ``9.63``; ``1/3`` vs gold ``0.33`` is equal, ``0.33`` vs gold ``1/3`` is not). A
+   decimal prediction written with 6 or more decimals matches an exact gold within one unit of its
+   last digit (``0.0833333`` = ``1/12``), so short approximations (``0.3333``, ``3.14``) stay wrong,
+   unless the eval-mode option ``precision`` says the task accepts rounded answers
+   (:class:`reward.verdict.Options`; method ``rounded``). Percent: only an explicit ``%`` on either side
+   allows reading that side both as written and divided by 100 (``10%`` = ``0.1`` = ``10``; ``500`` !=
+   ``5``). A decimal comma (``1,22``) is read as a decimal point only when the other side is a decimal
+   written with a point (prediction ``1,22`` vs gold ``1.22``, gold ``1,22`` vs prediction ``1.22``).
+4. **Typed sympy comparison** (:mod:`reward.symbolic`) after safe parsing (:mod:`reward.safe_parse`).
+
+Candidates (from :func:`reward.parser.extract_answer`) are tried in order: the first one that parses
+decides (in reward mode the candidates are the distinct final boxes and every one must be correct); a
+candidate longer than the answer cap is ``too_large`` before any normalisation. Golds are
+alternatives: any match is correct; a gold ``name = v`` also offers ``v``, and a chained gold
+``a = b = ... = v`` offers a numeric ``v``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal, Sequence
+
+from reward.caps import DEFAULT_CAPS, TooLarge
+from reward.normalize import NormalizedAnswer, normalize_answer, text_key
+from reward.verdict import DEFAULT_OPTIONS, Options, Status
+
+if TYPE_CHECKING:  # sympy-backed types, imported lazily at run time
+    from reward.safe_parse import Node
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Outcome of :func:`grade` (``pred`` is the candidate that decided)."""
+
+    correct: bool
+    status: Status
+    method: str
+    pred: str | None
+
+
+@dataclass(frozen=True)
+class _Number:
+    value: Fraction
+    tolerance: Fraction
+    unit: Fraction = Fraction(1)
+
+
+_CHOICE_GOLD = re.compile(r"^\(?([A-E])\)?$")
+_CHOICE_PRED = re.compile(r"^\(?([A-E])\)?(?:[.:)\s]|$)")
+_INT = re.compile(r"^[+-]?\d+$")
+_DECIMAL = re.compile(r"^[+-]?(?:\d+\.\d*|\.\d+)$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_SPACED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+$")
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_FRAC = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$")
+_SLASH = re.compile(r"^([+-]?\d+)\s*/\s*(\d+)$")
+_MIXED = re.compile(r"^(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}$")
+_SCI = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?\d{1,4})\s*\}?$"
+                  r"|^([+-]?(?:\d+(?:\.\d*)?|\.\d+))[eE]([+-]?\d{1,4})$")
+_POW10 = re.compile(r"^10\s*\^\s*\{?\s*([+-]?\d{1,4})\s*\}?$")
+_MAX_NUMBER_CHARS = 200
+_LONG_DECIMAL_UNIT = Fraction(1, 10**6)
+
+
+def grade(candidates: Sequence[str], golds: Sequence[str], *, mode: Literal["reward", "eval"] = "eval",
+          cheap_only: bool = False, options: Options | None = None) -> Grade | None:
+    """Grade extracted candidates against acceptable golds (rules in the module docstring).
+
+    With ``cheap_only=True`` only the rungs that need no sympy run, and None is returned when they
+    cannot decide; the caller then sends the item to a worker process, which calls this again with
+    ``cheap_only=False``. ``options`` are the eval-mode leniencies (:class:`reward.verdict.Options`).
+    Never raises for any input.
+    """
+    options = options or DEFAULT_OPTIONS
+    if mode == "reward" and len(candidates) > 1:
+        return _grade_all(candidates, golds, cheap_only, options)
+    gold_norms = [normalize_answer(g, repair=True) for g in golds]
+    gold_norms += [rhs for g in gold_norms if (rhs := _named_rhs(g)) is not None]
+    letters = [m.group(1) for g in gold_norms if (m := _CHOICE_GOLD.match(_unwrap_text(g.text)))]
+    if letters:
+        return _grade_choice(candidates, letters)
+    parse_failed = False
+    for cand in candidates:
+        if len(cand) > DEFAULT_CAPS.max_answer_chars:
+            return Grade(False, "too_large", "caps", cand[:DEFAULT_CAPS.max_answer_chars])
+        pred = normalize_answer(cand, repair=(mode == "eval"))
+        if not pred.text:
+            continue
+        fast = _fast(pred, gold_norms, options)
+        if fast is not None:
+            return Grade(fast[0], "ok", fast[1], cand)
+        if cheap_only:
+            return None
+        outcome = _symbolic(pred, gold_norms, options)
+        if outcome is None:
+            parse_failed = True
+            continue
+        correct, status, method = outcome
+        return Grade(correct, status, method, cand)
+    if parse_failed:
+        return Grade(False, "parse_error", "parse", candidates[0] if candidates else None)
+    return Grade(False, "no_answer", "none", None)
+
+
+def _grade_all(candidates: Sequence[str], golds: Sequence[str], cheap_only: bool, options: Options) -> Grade | None:
+    """Reward mode with several distinct boxes: correct only when every box is correct."""
+    outcomes = [grade([c], golds, mode="reward", cheap_only=cheap_only, options=options) for c in candidates]
+    joined = ", ".join(candidates)
+    for outcome in outcomes:
+        if outcome is None:
+            return None
+        if not (outcome.correct and outcome.status == "ok"):
+            return Grade(False, outcome.status, "hedge", joined)
+    last = outcomes[-1]
+    assert last is not None
+    return Grade(True, "ok", last.method, joined)
+
+
+def _named_rhs(gold: NormalizedAnswer) -> NormalizedAnswer | None:
+    """``v`` for a gold ``name = v`` whose left side is only a name (``(p,q)``, ``|AB|``, ``V_1:V_2``,
+    ``f(x)``): no operator or digit-led term, so ``2x+4y-3=0`` never yields ``0``. In a chain
+    ``a = b = ... = v`` (three or more sides) ``v`` is the value when it is a number (no letters outside
+    LaTeX commands): ``1 = \\zzz = x = 0`` yields ``0``."""
+    parts = gold.text.split("=")
+    if len(parts) < 2 or any(c in gold.text for c in "<>!"):
+        return None
+    if len(parts) > 2:
+        value = parts[-1].strip()
+        if value and not re.search(r"[A-Za-z]", re.sub(r"\\[A-Za-z]+", "", value)):
+            return NormalizedAnswer(value, gold.percent, gold.degrees)
+        return None
+    lhs, rhs = parts[0].strip(), parts[1].strip()
+    if not lhs or not rhs or re.search(r"[+\-*^/]|^\d|\\(?!frac|text|overline|angle)[a-zA-Z]+", lhs):
+        return None
+    return NormalizedAnswer(rhs, gold.percent, gold.degrees)
+
+
+def _unwrap_text(text: str) -> str:
+    return re.sub(r"\\text\s*\{([^{}]*)\}", r"\1", text).strip()
+
+
+def _grade_choice(candidates: Sequence[str], letters: list[str]) -> Grade:
+    for cand in candidates:
+        m = _CHOICE_PRED.match(_unwrap_text(normalize_answer(cand).text).replace("**", ""))
+        if m:
+            return Grade(m.group(1) in letters, "ok", "choice", cand)
+    return Grade(False, "parse_error" if candidates else "no_answer", "choice", candidates[0] if candidates else None)
+
+
+def _fast(pred: NormalizedAnswer, golds: list[NormalizedAnswer], options: Options) -> tuple[bool, str] | None:
+    """Decide without sympy when possible: string equality (positive only) or two exact numbers."""
+    key = text_key(pred.text)
+    if any(key == text_key(g.text) and pred.percent == g.percent for g in golds):
+        return True, "string"
+    decimal_pred = bool(_DECIMAL.match(pred.text.strip()))
+    gold_numbers = [_number(g.text, decimal_pred) for g in golds]
+    if any(n is None for n in gold_numbers):
+        return None
+    decimal_gold = any(n is not None and n.tolerance > 0 for n in gold_numbers)
+    p = _number(pred.text, decimal_gold)
+    if p is None:
+        return None
+    all_int = True
+    for g, gn in zip(golds, gold_numbers):
+        assert gn is not None
+        all_int = all_int and gn.value.denominator == 1 and p.value.denominator == 1 and gn.tolerance == 0
+        if _numbers_match(gn, p, g.percent, pred.percent):
+            return True, "int" if all_int else ("numeric_tol" if gn.tolerance else "rational")
+        if (gn.tolerance == 0 and p.unit < 1 and not (g.percent or pred.percent)
+                and options.rounded_match(gn.value, p.value, len(str(p.unit.denominator)) - 1)):
+            return True, "rounded"
+    return False, "int" if all_int else "rational"
+
+
+def _numbers_match(g: _Number, p: _Number, gold_pct: bool, pred_pct: bool) -> bool:
+    tolerance = g.tolerance if g.tolerance else p.unit if p.unit <= _LONG_DECIMAL_UNIT else Fraction(0)
+    gold_values = [(g.value, tolerance)] + ([(g.value / 100, tolerance / 100)] if gold_pct else [])
+    pred_values = [p.value] + ([p.value / 100] if pred_pct else [])
+    return any(abs(gv - pv) <= tol for gv, tol in gold_values for pv in pred_values)
+
+
+def _number(text: str, decimal_comma: bool | None) -> _Number | None:
+    """Exact value and written-precision tolerance of a plain number, or None if it is not one."""
+    t = text.strip()
+    if not t or len(t) > _MAX_NUMBER_CHARS:
+        return None
+    if _SPACED_THOUSANDS.match(t):
+        t = t.replace(" ", "")
+    if t.startswith("0,") and re.match(r"^0,\d+$", t):
+        t = t.replace(",", ".")
+    elif decimal_comma and _DECIMAL_COMMA.match(t) and not _THOUSANDS.match(t):
+        t = t.replace(",", ".")
+    elif _THOUSANDS.match(t):
+        t = t.replace(",", "")
+    if _INT.match(t):
+        return _Number(Fraction(int(t)), Fraction(0))
+    if _DECIMAL.match(t):
+        return _Number(Fraction(t), _tolerance(t), 2 * _tolerance(t) or Fraction(1))
+    m = _FRAC.match(t)
+    if m and int(m.group(3)) != 0:
+        sign = -1 if m.group(1) == "-" else 1
+        return _Number(sign * Fraction(int(m.group(2)), int(m.group(3))), Fraction(0))
+    m = _SLASH.match(t)
+    if m and int(m.group(2)) != 0:
+        return _Number(Fraction(int(m.group(1)), int(m.group(2))), Fraction(0))
+    m = _MIXED.match(t)
+    if m and int(m.group(3)) != 0:
+        return _Number(int(m.group(1)) + Fraction(int(m.group(2)), int(m.group(3))), Fraction(0))
+    m = _SCI.match(text.strip())
+    if m:
+        mantissa, exponent = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        scale = Fraction(10) ** int(exponent)
+        return _Number(Fraction(mantissa) * scale, _tolerance(mantissa) * scale)
+    m = _POW10.match(t)
+    if m:
+        return _Number(Fraction(10) ** int(m.group(1)), Fraction(0))
+    return None
+
+
+def _tolerance(decimal: str) -> Fraction:
+    """Half a unit of the last written decimal place; zero when all written decimals are zero."""
+    if "." not in decimal:
+        return Fraction(0)
+    frac = decimal.split(".", 1)[1]
+    if not frac.strip("0"):
+        return Fraction(0)
+    return Fraction(1, 2 * 10 ** len(frac))
+
+
+def _symbolic(pred: NormalizedAnswer, golds: list[NormalizedAnswer],
+              options: Options) -> tuple[bool, Status, str] | None:
+    """Parse the prediction and compare it with each parsable gold; None when the prediction does not parse."""
+    from reward import symbolic
+    from reward.safe_parse import ParseError, parse_answer
+
+    try:
+        pred_node = parse_answer(pred.text)
+    except TooLarge:
+        return False, "too_large", "caps"
+    except ParseError:
+        return None
+    method = "parse"
+    any_gold = False
+    for gold in golds:
+        gold_node = _gold_node(gold.text)
+        if gold_node is None:
+            continue
+        any_gold = True
+        ok, method = symbolic.compare(gold_node, pred_node, options)
+        if not ok and (gold.percent or pred.percent):
+            ok = _percent_equal(gold, pred, gold_node, pred_node)
+        if ok:
+            return True, "ok", method
+    if not any_gold:
+        return False, "parse_error", "gold_parse"
+    return False, "ok", method
+
+
+def _percent_equal(gold: NormalizedAnswer, pred: NormalizedAnswer, gold_node: Node, pred_node: Node) -> bool:
+    """Percent rung for non-plain numbers: a side carrying ``%`` may also be read divided by 100."""
+    import sympy
+
+    from reward import symbolic
+    from reward.safe_parse import Scalar
+
+    if not (isinstance(gold_node, Scalar) and isinstance(pred_node, Scalar)):
+        return False
+    hundredth = sympy.Rational(1, 100)
+    golds = [gold_node] + ([Scalar(sympy.Mul(gold_node.expr, hundredth), gold_node.has_float)] if gold.percent else [])
+    preds = [pred_node] + ([Scalar(sympy.Mul(pred_node.expr, hundredth), pred_node.has_float)] if pred.percent else [])
+    return any(symbolic.scalars_equal(g, p)[0] for g in golds for p in preds)
+
+
+@lru_cache(maxsize=4096)
+def _gold_node(text: str) -> Node | None:
+    """Parsed gold, cached per process (golds repeat across samples); None when it does not parse."""
+    from reward.safe_parse import ParseError, parse_answer
+
+    try:
+        return parse_answer(text)
+    except (ParseError, TooLarge):
+        return None
