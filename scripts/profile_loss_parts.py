@@ -1,0 +1,81 @@
+"""Per-part wall time of the PMPO loss in a process with ONE PMPO setting (as in training).
+
+Prints the median time of a full call (objective + metrics + backward) and of its two compiled parts,
+the no-grad statistics (clip fraction, ESS, solver) and the differentiable sequence loss, plus dynamo's
+graph counters. Run it twice to compare eager and compiled:
+
+    PMPO_VERL_COMPILE=0 python scripts/profile_loss_parts.py --device cuda
+    python scripts/profile_loss_parts.py --device cuda          # auto: compiled on CUDA
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch._dynamo.utils as dynamo_utils  # noqa: E402
+
+from pmpo_verl.algo import PMPOSettings, pmpo_objective, sequence_advantage  # noqa: E402
+from pmpo_verl.algo import compile as pmpo_compile  # noqa: E402
+from pmpo_verl.algo import objective  # noqa: E402
+from pmpo_verl.metrics import pmpo_metrics  # noqa: E402
+
+
+def median_ms(fn, device: torch.device, reps: int = 30) -> float:
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(5):
+        fn()
+    sync()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--size", default="256x8192", help="B x T")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    batch, length = (int(v) for v in args.size.split("x"))
+    g = torch.Generator().manual_seed(0)
+    mask = (torch.arange(length) < torch.randint(length // 16, length + 1, (batch, 1), generator=g)).to(device)
+    log_ratio = (torch.randn(batch, length, generator=g) * 0.15).to(device) * mask
+    adv = sequence_advantage(torch.randn(batch, 1, generator=g).expand(batch, length).to(device), mask)
+    settings = PMPOSettings()
+
+    def full_call():
+        x = log_ratio.clone().requires_grad_(True)
+        out = pmpo_objective(x, adv, mask, settings)
+        pmpo_metrics(out, x.detach(), mask, adv, settings.degenerate_p)
+        (out.seq_loss.sum() / batch).backward()
+
+    stats_fn = pmpo_compile.maybe_compiled("pmpo_statistics", objective._statistics, device)
+    p = stats_fn(log_ratio, adv, mask, settings)[0]
+    loss_fn = pmpo_compile.maybe_compiled("pmpo_sequence_loss", objective._sequence_loss, device)
+
+    def sequence_loss():
+        x = log_ratio.clone().requires_grad_(True)
+        loss_fn(x, adv, mask, p, settings)[0].sum().backward()
+
+    mode = os.environ.get("PMPO_VERL_COMPILE", "auto")
+    print(f"device {device} size {args.size} PMPO_VERL_COMPILE={mode}")
+    print(f"full call (objective + metrics + backward): {median_ms(full_call, device):.3f} ms")
+    print(f"statistics (no grad, incl. solver):         {median_ms(lambda: stats_fn(log_ratio, adv, mask, settings), device):.3f} ms")
+    print(f"sequence loss forward + backward:           {median_ms(sequence_loss, device):.3f} ms")
+    print(f"dynamo: {dict(dynamo_utils.counters['stats'])}, fell back to eager: {pmpo_compile._FAILED or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
