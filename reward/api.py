@@ -95,10 +95,16 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     ``reward_kwargs``: ``mode`` (default ``"reward"``), ``timeout`` (default 2 s), ``workers``,
     ``correct_score`` (default 1.0) and ``incorrect_score`` (default 0.0); with ``mode="eval"`` also
     ``precision``, ``rename_variables`` and ``set_accepts_relation``; other keys are ignored.
+    Parquet stores one ground-truth string per row: when ``extra_info["answers"]`` holds a list of
+    acceptable answers (Minerva, OlympiadBench; written by examples/data_preprocess), the gold is that
+    list, so validation during training grades like the evaluator.
     Safe to call from any thread: timeouts are enforced by killing worker processes, never by signals.
     """
     mode: Mode = kwargs.get("mode", "reward")
     timeout = float(kwargs.get("timeout", REWARD_TIMEOUT))
+    answers = (extra_info or {}).get("answers") if isinstance(extra_info, dict) else None
+    if answers is not None and not isinstance(answers, str) and len(answers) > 0:
+        ground_truth = answers
     verdict = verify_batch([solution_str], [ground_truth], mode=mode, timeout=timeout,
                            workers=kwargs.get("workers"), precision=kwargs.get("precision"),
                            rename_variables=kwargs.get("rename_variables", False),

@@ -107,3 +107,13 @@ def test_equal_restated_boxes_are_not_a_hedge():
     text = "so $\\boxed{15\\frac{39}{40}}$, that is $\\boxed{\\frac{639}{40}}$"
     assert reward.verify(text, "\\frac{639}{40}", mode="reward").correct
     assert not reward.verify("\\boxed{2} and \\boxed{\\sqrt{8}}", "2", mode="reward").correct
+
+
+def test_compute_score_uses_the_answer_list_in_extra_info():
+    """Parquet keeps one ground-truth string; the data preparation puts every acceptable answer of a
+    Minerva/OlympiadBench row into extra_info["answers"]."""
+    extra = {"index": 3, "answers": ["6630.65", "6630"]}
+    assert reward.compute_score("pmpo/minerva", "\\boxed{6630}", "6630.65", extra_info=extra)["acc"]
+    assert not reward.compute_score("pmpo/minerva", "\\boxed{6630}", "6630.65", extra_info={"index": 3})["acc"]
+    assert not reward.compute_score("pmpo/minerva", "\\boxed{12}", "6630.65", extra_info=extra)["acc"]
+    assert reward.compute_score("pmpo/minerva", "\\boxed{6630.65}", "6630.65", extra_info={"answers": []})["acc"]
