@@ -16,6 +16,7 @@ import os
 from typing import Callable
 
 import torch
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 logger = logging.getLogger(__name__)
 _CACHE: dict[str, Callable] = {}
@@ -34,8 +35,10 @@ def maybe_compiled(name: str, fn: Callable, device: torch.device) -> Callable:
     """``fn`` itself, or its compiled version (built once per process) with an eager fallback.
 
     Inside another compiled function ``fn`` itself is returned, so that it is traced into that graph.
+    So it is under an active ``TorchDispatchMode`` (memory trackers, op counters): a compiled function
+    entered there can leave dynamo running that code eagerly, and slower, for the rest of the process.
     """
-    if torch.compiler.is_compiling() or not compile_enabled(device):
+    if torch.compiler.is_compiling() or _get_current_dispatch_mode() is not None or not compile_enabled(device):
         return fn
     if name not in _CACHE:
         _CACHE[name] = torch.compile(fn, dynamic=True)

@@ -52,3 +52,24 @@ def test_compiled_parts_match_eager(monkeypatch):
         assert got_metrics.keys() == want_metrics.keys()
         for key, value in want_metrics.items():
             assert got_metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_compiled_parts_are_bypassed_under_a_dispatch_mode(monkeypatch):
+    """A compiled function entered under a TorchDispatchMode can leave dynamo running it eagerly for
+    the rest of the process; memory trackers and op counters therefore get the plain function."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Passthrough(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    def fn(x):
+        return x + 1
+
+    monkeypatch.setenv("PMPO_VERL_COMPILE", "1")
+    assert compile_module.maybe_compiled("test_dispatch_mode", fn, torch.device("cpu")) is not fn
+    with Passthrough():
+        assert compile_module.maybe_compiled("test_dispatch_mode", fn, torch.device("cpu")) is fn
+    monkeypatch.setenv("PMPO_VERL_COMPILE", "0")
+    assert compile_module.maybe_compiled("test_dispatch_mode", fn, torch.device("cpu")) is fn
+    compile_module._CACHE.pop("test_dispatch_mode", None)
