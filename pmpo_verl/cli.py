@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     ov = sub.add_parser("overrides", help="print the Hydra overrides that switch a verl command to PMPO")
     ov.add_argument("--method", choices=sorted(BASELINES), default="pmpo", help="pmpo, or a fixed-p baseline")
     ov.set_defaults(func=_cmd_overrides)
+    from .evaluation.cli import add_parser as _add_eval_parser
+
+    _add_eval_parser(sub)
     return parser
 
 

@@ -1,0 +1,38 @@
+"""Prompt templates: the paper's ``qwen_math`` (Qwen ChatML with the boxed-answer system prompt), an
+R1-Zero style ``r1`` template, the tokenizer's own chat template (``chat``) and ``plain`` text."""
+
+from __future__ import annotations
+
+from .errors import EvalError
+
+BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+QWEN_MATH = ("<|im_start|>system\n" + BOXED_INSTRUCTION + "<|im_end|>\n"
+             "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")
+R1 = ("A conversation between User and Assistant. The User asks a question, and the Assistant solves it. "
+      "The Assistant first thinks about the reasoning process in the mind and then provides the User with the "
+      "answer. The reasoning process is enclosed within <think> </think> and answer is enclosed within "
+      "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+      "<answer> answer here </answer>.\nUser: {question}\nAssistant: <think>")
+PLAIN = "Question: {question}\n" + BOXED_INSTRUCTION + "\nAnswer:"
+TEMPLATES = ("qwen_math", "r1", "chat", "plain")
+
+
+def render(template: str, question: str, tokenizer=None) -> str:
+    """The prompt text for one question (``chat`` needs a tokenizer with a chat template)."""
+    if template == "qwen_math":
+        return QWEN_MATH.replace("{question}", question)
+    if template == "r1":
+        return R1.replace("{question}", question)
+    if template == "plain":
+        return PLAIN.replace("{question}", question)
+    if template == "chat":
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise EvalError("--template chat needs a tokenizer with a chat template; use --template qwen_math or plain")
+        messages = [{"role": "user", "content": question + "\n" + BOXED_INSTRUCTION}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    raise EvalError(f"unknown template {template!r}; choose from {', '.join(TEMPLATES)}")
+
+
+def adds_special_tokens(template: str) -> bool:
+    """Chat-template text already holds the model's BOS (if any); other templates let the tokenizer add it."""
+    return template != "chat"
