@@ -1,11 +1,12 @@
-# CPU set-up and tests. `make test` creates .venv when it is missing (or pyproject.toml changed).
+# CPU set-up, main job and tests. `make demo` and `make test` create .venv when it is missing
+# (or pyproject.toml changed).
 PYTHON ?= python3
 VENV ?= .venv
 # On a machine without a local CPU wheel, add the PyTorch CPU index, e.g.
 #   make test TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_INDEX ?=
 
-.PHONY: install test test-fast clean
+.PHONY: install test test-fast demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ install: $(VENV)/.installed
 
 test: install
 	$(VENV)/bin/python -m pytest -q
+
+demo: install
+	$(VENV)/bin/pmpo-verl demo --out pmpo_demo
 
 test-fast: install
 	$(VENV)/bin/python -m pytest -q -m "not slow"

@@ -60,6 +60,29 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_tiny_model(args: argparse.Namespace) -> int:
+    from .demo.tiny_model import build_tiny_model
+
+    print(f"tiny model and tokenizer written to {build_tiny_model(args.out, seed=args.seed)}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.app import DemoOptions, run_demo
+    from .demo.preflight import DemoError
+
+    opts = DemoOptions(
+        out=args.out, steps=args.steps, loss=args.loss, compare=args.compare, seed=args.seed, model=args.model,
+        warmstart_steps=args.warmstart_steps, threshold=args.threshold, quiet=args.quiet, extra=list(args.overrides),
+    )
+    try:
+        run_demo(opts)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmpo-verl", description=__doc__)
     parser.add_argument("--version", action="version", version=f"pmpo-verl {__version__} (verl {VERL_VERSION})")
@@ -69,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     ov = sub.add_parser("overrides", help="print the Hydra overrides that switch a verl command to PMPO")
     ov.add_argument("--method", choices=sorted(BASELINES), default="pmpo", help="pmpo, or a fixed-p baseline")
     ov.set_defaults(func=_cmd_overrides)
+    tm = sub.add_parser("tiny-model", help="build a tiny Qwen2-style model and byte-level BPE tokenizer (no download)")
+    tm.add_argument("--out", required=True, help="output directory (Hugging Face format)")
+    tm.add_argument("--seed", type=int, default=0)
+    tm.set_defaults(func=_cmd_tiny_model)
+    demo = sub.add_parser("demo", help="train a tiny model with PMPO through verl's main_ppo on CPU")
+    demo.add_argument("--steps", type=int, default=40, help="PPO steps (default 40)")
+    demo.add_argument("--loss", choices=["pmpo", "grpo", "gmpo"], default="pmpo", help="pmpo, or a fixed-p baseline")
+    demo.add_argument("--out", default="pmpo_demo", help="output directory (default ./pmpo_demo)")
+    demo.add_argument("--compare", action="store_true", help="run pmpo, grpo (p=1) and gmpo (p=0) with the same seed")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--model", default=None, help="an existing local HF model directory instead of the tiny model")
+    demo.add_argument("--warmstart-steps", type=int, default=650, help="supervised warm-start steps of the tiny model")
+    demo.add_argument("--threshold", type=float, default=0.5, help="validation accuracy for 'steps to threshold'")
+    demo.add_argument("--quiet", action="store_true", help="do not echo verl's output (it is in DIR/train.log)")
+    demo.add_argument("overrides", nargs="*", help="extra Hydra overrides for main_ppo (after --)")
+    demo.set_defaults(func=_cmd_demo)
     from .evaluation.cli import add_parser as _add_eval_parser
 
     _add_eval_parser(sub)

@@ -1,0 +1,132 @@
+"""``pmpo-verl demo``: tiny model + warm start + synthetic data, then verl's ``main_ppo`` on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from . import report
+from .preflight import (
+    DemoError,
+    check_cpu_settings,
+    check_model_path,
+    check_plugin,
+    check_verl_version,
+)
+from .runner import TrainSettings, build_env, run_training
+
+LOSSES = ("pmpo", "grpo", "gmpo")
+
+
+@dataclass
+class DemoOptions:
+    out: str = "pmpo_demo"
+    steps: int = 40
+    loss: str = "pmpo"
+    compare: bool = False
+    seed: int = 0
+    model: str | None = None  # an existing HF model directory instead of the tiny model
+    warmstart_steps: int = 650
+    batch_size: int = 8
+    n: int = 4
+    mini_batch_size: int = 2  # 4 updates per step: after the first, the ratios are off-policy and p is adaptive
+    lr: float = 1e-4
+    test_freq: int = 5
+    threshold: float = 0.5
+    quiet: bool = False
+    extra: list[str] = field(default_factory=list)
+
+
+def prepare_model(opts: DemoOptions, log=print) -> str:
+    """The tiny model with its warm start, built once per (seed, warm-start steps) and reused."""
+    if opts.model:
+        return check_model_path(os.path.abspath(opts.model))
+    from .tiny_model import build_tiny_model
+    from .warmstart import warm_start
+
+    model_dir = os.path.join(opts.out, "model")
+    stamp = os.path.join(model_dir, "pmpo_demo.json")
+    want = {"seed": opts.seed, "warmstart_steps": opts.warmstart_steps}
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            have = json.load(f)
+        if {k: have.get(k) for k in want} == want:
+            log(f"reusing the warm-started tiny model in {model_dir}")
+            return model_dir
+    shutil.rmtree(model_dir, ignore_errors=True)
+    log(f"building the tiny model (seed {opts.seed}) in {model_dir}")
+    build_tiny_model(model_dir, seed=opts.seed)
+    stats = warm_start(model_dir, steps=opts.warmstart_steps, seed=opts.seed, log=log) if opts.warmstart_steps > 0 else {}
+    with open(stamp, "w") as f:
+        json.dump({**want, **stats}, f)
+    return model_dir
+
+
+def run_one(opts: DemoOptions, loss: str, model_dir: str, data: dict, out_dir: str, log=print) -> dict:
+    settings = TrainSettings(
+        model_path=model_dir,
+        train_file=data["train"],
+        val_file=data["val"],
+        out_dir=out_dir,
+        steps=opts.steps,
+        loss=loss,
+        seed=opts.seed,
+        batch_size=opts.batch_size,
+        mini_batch_size=opts.mini_batch_size,
+        n=opts.n,
+        lr=opts.lr,
+        test_freq=opts.test_freq,
+        save_freq=opts.steps,
+        extra=list(opts.extra),
+    )
+    log(f"[{loss}] python -m verl.trainer.main_ppo ... ({opts.steps} steps; full command in {out_dir}/command.txt, log in {out_dir}/train.log)")
+    result = run_training(settings, quiet=opts.quiet)
+    if result.returncode != 0:
+        raise DemoError(f"verl's main_ppo failed (exit {result.returncode}) for --loss {loss}; see {result.log_path}")
+    records = report.read_verl_log(settings.verl_log)
+    if not any("actor/pmpo/p_mean" in r for r in records):
+        raise DemoError(f"no actor/pmpo/* metrics came back from verl for --loss {loss}; see {result.log_path}")
+    metrics_path = report.write_metrics_jsonl(records, os.path.join(out_dir, "metrics.jsonl"))
+    reward_png = report.plot_reward({loss: records}, os.path.join(out_dir, "reward.png"))
+    p_png = report.plot_p(records, os.path.join(out_dir, "p.png"), title=f"{loss}: p per trajectory")
+    summary = report.summarize(records, opts.threshold, wall_s=result.wall_s)
+    ckpt = os.path.join(settings.ckpt_dir, f"global_step_{summary['steps']}")
+    log(f"[{loss}] metrics: {metrics_path}\n[{loss}] plots: {reward_png}, {p_png}\n[{loss}] checkpoint: {ckpt}")
+    return {"summary": summary, "records": records, "out_dir": out_dir}
+
+
+def run_demo(opts: DemoOptions, log=print) -> dict:
+    if opts.loss not in LOSSES:
+        raise DemoError(f"--loss must be one of {', '.join(LOSSES)}")
+    if opts.steps < 1:
+        raise DemoError("--steps must be at least 1")
+    check_verl_version()
+    check_cpu_settings(opts.extra)
+    if opts.model:
+        check_model_path(os.path.abspath(opts.model))
+    opts.out = os.path.abspath(opts.out)
+    os.makedirs(opts.out, exist_ok=True)
+    log("checking that `import verl` registers the plugin and the CPU backend ...")
+    check_plugin(build_env(TrainSettings("", "", "", opts.out)))
+    t0 = time.time()
+    model_dir = prepare_model(opts, log=log)
+    from .task import write_parquet
+
+    data = write_parquet(os.path.join(opts.out, "data"), seed=opts.seed)
+    log(f"data: {data['train']}, {data['val']}")
+    losses = LOSSES if opts.compare else (opts.loss,)
+    results = {}
+    for loss in losses:
+        out_dir = os.path.join(opts.out, loss) if opts.compare else opts.out
+        results[loss] = run_one(opts, loss, model_dir, data, out_dir, log=log)
+    summaries = {k: v["summary"] for k, v in results.items()}
+    table = report.compare_table(summaries, opts.threshold)
+    if opts.compare:
+        report.plot_reward({k: v["records"] for k, v in results.items()}, os.path.join(opts.out, "reward.png"))
+        with open(os.path.join(opts.out, "compare.md"), "w") as f:
+            f.write(table + "\n")
+    log("\n" + table + f"\n\ntotal wall time {time.time() - t0:.0f} s; outputs in {opts.out}")
+    return {"summaries": summaries, "table": table}

@@ -1,0 +1,124 @@
+"""Checks before the demo starts verl, each failing with a one-paragraph error (no traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+
+from .. import VERL_VERSION
+
+
+class DemoError(RuntimeError):
+    """A user-facing error: the CLI prints the message and exits 2."""
+
+
+_CPU_PROBE = r"""
+import json, traceback
+result = {"error": None}
+try:
+    import verl
+    from verl.plugin.platform import PlatformRegistry
+    from verl.workers.rollout.base import _ROLLOUT_REGISTRY
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+    result["platform"] = PlatformRegistry.get("cpu") is not None
+    result["rollout"] = ("hf", "async") in _ROLLOUT_REGISTRY and "hf" in RolloutReplicaRegistry._registry
+    if not (result["platform"] and result["rollout"]):
+        try:
+            import pmpo_verl.cpu_backend.register  # the import verl swallowed, repeated to see its error
+            import pmpo_verl.cpu_backend.hf_rollout
+        except BaseException:
+            result["error"] = traceback.format_exc()
+except BaseException:
+    result["error"] = traceback.format_exc()
+print("PMPO_CPU_PROBE " + json.dumps(result))
+"""
+
+
+def check_verl_version(found: str | None = None) -> str:
+    import importlib.metadata as md
+
+    if found is None:
+        try:
+            found = md.version("verl")
+        except md.PackageNotFoundError:
+            raise DemoError(f"verl is not installed; pmpo-verl needs verl=={VERL_VERSION} (pip install -e '.[cpu]').") from None
+    if found != VERL_VERSION:
+        raise DemoError(
+            f"pmpo-verl is built for verl=={VERL_VERSION}, but verl {found} is installed. The CPU backend and the "
+            f"plugin code against 0.9.1's registries; install it with: pip install 'verl=={VERL_VERSION}'."
+        )
+    return found
+
+
+GPU_ONLY_SETTINGS = {
+    "trainer.device": ("cuda", "npu"),
+    "actor_rollout_ref.rollout.name": ("vllm", "sglang", "trtllm"),
+    "actor_rollout_ref.actor.strategy": ("fsdp", "megatron"),
+    "model_engine": ("megatron",),
+}
+
+
+def check_cpu_settings(overrides: Iterable[str], cuda_available: bool | None = None) -> None:
+    """Reject GPU-only settings (and more than one device) on a machine without CUDA."""
+    if cuda_available is None:
+        import torch
+
+        cuda_available = torch.cuda.is_available()
+    if cuda_available:
+        return
+    problems = []
+    for ov in overrides:
+        key, _, value = ov.lstrip("+~").partition("=")
+        value = value.strip().strip("'\"").lower()
+        if key in GPU_ONLY_SETTINGS and value in GPU_ONLY_SETTINGS[key] or key in ("trainer.n_gpus_per_node", "trainer.nnodes") and value.isdigit() and int(value) > 1:
+            problems.append(f"{key}={value}")
+    if os.environ.get("VERL_PLATFORM", "").strip().lower() not in ("", "cpu"):
+        problems.append(f"VERL_PLATFORM={os.environ['VERL_PLATFORM']}")
+    if problems:
+        raise DemoError(
+            "this machine has no CUDA device, but GPU settings were given: " + ", ".join(problems) + ". "
+            "The CPU demo runs verl with VERL_PLATFORM=cpu, trainer.device=cpu, one (logical) device, "
+            "actor_rollout_ref.rollout.name=hf and actor.strategy=fsdp2; drop these overrides, or run on a GPU "
+            "machine with the overrides from `pmpo-verl overrides`."
+        )
+
+
+def check_model_path(path: str) -> str:
+    if not os.path.isdir(path):
+        raise DemoError(f"model path {path!r} does not exist (give a local Hugging Face model directory, or omit --model to build the tiny model).")
+    if not os.path.exists(os.path.join(path, "config.json")):
+        raise DemoError(f"model path {path!r} has no config.json: it is not a Hugging Face model directory.")
+    return path
+
+
+def probe_cpu_backend(env: Mapping[str, str], timeout: float = 300.0) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _CPU_PROBE], env=dict(env), capture_output=True, text=True, timeout=timeout)
+    for line in proc.stdout.splitlines():
+        if line.startswith("PMPO_CPU_PROBE "):
+            return json.loads(line[len("PMPO_CPU_PROBE ") :])
+    return {"platform": False, "rollout": False, "error": f"probe exited with {proc.returncode}:\n{proc.stderr[-4000:]}"}
+
+
+def check_plugin(env: Mapping[str, str]) -> None:
+    """``import verl`` (in a fresh interpreter, with the demo's environment) must register everything."""
+    from ..plugin_check import probe_plugin
+
+    status = probe_plugin(env=env)
+    if status.verl_version is not None:
+        check_verl_version(status.verl_version)
+    if not status.ok:
+        raise DemoError(
+            "`import verl` did not register the PMPO plugin "
+            f"(loss_mode=pmpo: {status.policy_loss}, adv_estimator=pmpo: {status.adv_estimator}); verl hides plugin "
+            "import errors, the underlying error is:\n" + (status.error or "(none: is VERL_USE_EXTERNAL_PLUGINS=none set?)")
+        )
+    cpu = probe_cpu_backend(env)
+    if not (cpu.get("platform") and cpu.get("rollout")):
+        raise DemoError(
+            "`import verl` with VERL_PLATFORM=cpu did not register the CPU backend "
+            f"(cpu platform: {cpu.get('platform')}, hf rollout: {cpu.get('rollout')}); verl hides plugin import errors, "
+            "the underlying error is:\n" + (cpu.get("error") or "(none)")
+        )

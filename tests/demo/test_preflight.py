@@ -1,0 +1,58 @@
+"""Clear errors (no tracebacks) for what a user gets wrong."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pmpo_verl.demo.preflight import (
+    DemoError,
+    check_cpu_settings,
+    check_model_path,
+    check_plugin,
+    check_verl_version,
+)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "pmpo_verl.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_verl_version():
+    assert check_verl_version() == "0.9.1"
+    with pytest.raises(DemoError, match="built for verl==0.9.1, but verl 0.8.0 is installed"):
+        check_verl_version("0.8.0")
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["trainer.device=cuda", "actor_rollout_ref.rollout.name=vllm", "trainer.n_gpus_per_node=8", "actor_rollout_ref.actor.strategy=fsdp"],
+)
+def test_gpu_settings_on_a_cpu_machine(override):
+    with pytest.raises(DemoError, match="no CUDA device"):
+        check_cpu_settings([override], cuda_available=False)
+    check_cpu_settings([override], cuda_available=True)  # fine where there is a GPU
+    check_cpu_settings(["trainer.test_freq=2"], cuda_available=False)
+
+
+def test_missing_model_path(tmp_path):
+    with pytest.raises(DemoError, match="does not exist"):
+        check_model_path(str(tmp_path / "nope"))
+    with pytest.raises(DemoError, match="no config.json"):
+        check_model_path(str(tmp_path))
+
+
+def test_plugin_not_registered_is_reported(cpu_env):
+    with pytest.raises(DemoError, match="did not register the PMPO plugin"):
+        check_plugin({**cpu_env, "VERL_PLATFORM": "cpu", "VERL_USE_EXTERNAL_PLUGINS": "none"})
+
+
+def test_cli_errors_without_traceback(tmp_path):
+    proc = _cli("demo", "--out", str(tmp_path), "--model", str(tmp_path / "missing"))
+    assert proc.returncode == 2
+    assert "error: model path" in proc.stderr and "Traceback" not in proc.stderr
+    import torch
+
+    if not torch.cuda.is_available():
+        proc = _cli("demo", "--out", str(tmp_path), "trainer.device=cuda")
+        assert proc.returncode == 2 and "no CUDA device" in proc.stderr and "Traceback" not in proc.stderr
