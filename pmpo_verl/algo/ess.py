@@ -61,10 +61,7 @@ class EssCurve:
         self.n_pad = mask.shape[-1] - self.n
         row_max = x.masked_fill(~mask, -torch.inf).amax(-1, keepdim=True)
         self.dev = torch.where(mask, x - row_max.clamp_min(-torch.finfo(x.dtype).max), 0.0)
-        n_safe = self.n.clamp_min(1.0)
-        centred = torch.where(mask, self.dev - (self.dev.sum(-1) / n_safe).unsqueeze(-1), 0.0)
-        self.var = centred.square().sum(-1) / n_safe
-        self.log_n = n_safe.log()
+        self.log_n = self.n.clamp_min(1.0).log()
 
     def _p(self, p: torch.Tensor | float) -> torch.Tensor:
         return torch.as_tensor(p, dtype=torch.float64, device=self.dev.device).expand_as(self.n)
