@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 
 from .. import VERL_VERSION
@@ -13,28 +10,6 @@ from .. import VERL_VERSION
 
 class DemoError(RuntimeError):
     """A user-facing error: the CLI prints the message and exits 2."""
-
-
-_CPU_PROBE = r"""
-import json, traceback
-result = {"error": None}
-try:
-    import verl
-    from verl.plugin.platform import PlatformRegistry
-    from verl.workers.rollout.base import _ROLLOUT_REGISTRY
-    from verl.workers.rollout.replica import RolloutReplicaRegistry
-    result["platform"] = PlatformRegistry.get("cpu") is not None
-    result["rollout"] = ("hf", "async") in _ROLLOUT_REGISTRY and "hf" in RolloutReplicaRegistry._registry
-    if not (result["platform"] and result["rollout"]):
-        try:
-            import pmpo_verl.cpu_backend.register  # the import verl swallowed, repeated to see its error
-            import pmpo_verl.cpu_backend.hf_rollout
-        except BaseException:
-            result["error"] = traceback.format_exc()
-except BaseException:
-    result["error"] = traceback.format_exc()
-print("PMPO_CPU_PROBE " + json.dumps(result))
-"""
 
 
 def check_verl_version(found: str | None = None) -> str:
@@ -94,14 +69,6 @@ def check_model_path(path: str) -> str:
     return path
 
 
-def probe_cpu_backend(env: Mapping[str, str], timeout: float = 300.0) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _CPU_PROBE], env=dict(env), capture_output=True, text=True, timeout=timeout)
-    for line in proc.stdout.splitlines():
-        if line.startswith("PMPO_CPU_PROBE "):
-            return json.loads(line[len("PMPO_CPU_PROBE ") :])
-    return {"platform": False, "rollout": False, "error": f"probe exited with {proc.returncode}:\n{proc.stderr[-4000:]}"}
-
-
 def check_plugin(env: Mapping[str, str]) -> None:
     """``import verl`` (in a fresh interpreter, with the demo's environment) must register everything."""
     from ..plugin_check import probe_plugin
@@ -115,10 +82,9 @@ def check_plugin(env: Mapping[str, str]) -> None:
             f"(loss_mode=pmpo: {status.policy_loss}, adv_estimator=pmpo: {status.adv_estimator}); verl hides plugin "
             "import errors, the underlying error is:\n" + (status.error or "(none: is VERL_USE_EXTERNAL_PLUGINS=none set?)")
         )
-    cpu = probe_cpu_backend(env)
-    if not (cpu.get("platform") and cpu.get("rollout")):
+    if not status.cpu_backend_ok:
         raise DemoError(
             "`import verl` with VERL_PLATFORM=cpu did not register the CPU backend "
-            f"(cpu platform: {cpu.get('platform')}, hf rollout: {cpu.get('rollout')}); verl hides plugin import errors, "
-            "the underlying error is:\n" + (cpu.get("error") or "(none)")
+            f"(cpu platform: {status.cpu_platform}, hf rollout: {status.hf_rollout}); verl hides plugin import errors, "
+            "the underlying error is:\n" + (status.error or "(none)")
         )

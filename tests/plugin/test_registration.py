@@ -64,3 +64,9 @@ def test_hidden_plugin_import_error_is_detected_and_reported(tmp_path, capsys, m
     assert main(["check"]) == 1
     printed = capsys.readouterr().out
     assert "did not register the PMPO plugin" in printed and "simulated broken dependency" in printed
+
+
+def test_probe_reports_the_cpu_backend_only_where_it_is_asked_for():
+    assert not probe_plugin().cpu_platform  # GPU users: the CPU backend is never loaded
+    status = probe_plugin(env_with(VERL_PLATFORM="cpu"))
+    assert status.ok and status.cpu_backend_ok and status.error is None
