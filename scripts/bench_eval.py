@@ -2,7 +2,7 @@
 """Benchmark: scoring throughput of ``pmpo-verl eval``.
 
 Scores the 5,000 MATH test reference solutions (``../shared/data/benchmarks/math_test5000.jsonl``) against
-their golds (each solution's last ``\\boxed{}``, read by this script's brace matcher) through
+their golds (each solution's last ``\\boxed{}``, read by scripts/bench_verifier.py's brace matcher) through
 :func:`pmpo_verl.evaluation.scoring.score`, the function the eval command scores every chunk with
 (``reward.verify_batch(mode="eval")``). Reports responses per second over the whole run (process-pool
 start-up included), per-response latency p50/p99 (the verdicts' ``elapsed_ms``), accuracy and statuses.
@@ -23,23 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "math_test5000.jsonl"
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces matched; None without one."""
-    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
-    if start < 0:
-        return None
-    i = text.index("{", start) + 1
-    depth = 1
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i:j]
-    return None
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_verifier import last_boxed  # noqa: E402  (the MATH-5000 golds exactly as the verifier benchmark reads them)
 
 
 def percentile(values: list[float], q: float) -> float:
