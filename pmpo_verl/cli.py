@@ -73,7 +73,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     opts = DemoOptions(
         out=args.out, steps=args.steps, loss=args.loss, compare=args.compare, seed=args.seed, model=args.model,
-        warmstart_steps=args.warmstart_steps, threshold=args.threshold, quiet=args.quiet, extra=list(args.overrides),
+        warmstart_steps=args.warmstart_steps, warmstart_unboxed=args.warmstart_unboxed, threshold=args.threshold, quiet=args.quiet, extra=list(args.overrides),
     )
     try:
         run_demo(opts)
@@ -97,14 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--seed", type=int, default=0)
     tm.set_defaults(func=_cmd_tiny_model)
     demo = sub.add_parser("demo", help="train a tiny model with PMPO through verl's main_ppo on CPU")
-    demo.add_argument("--steps", type=int, default=40, help="PPO steps (default 40)")
+    demo.add_argument("--steps", type=int, default=30, help="PPO steps (default 30)")
     demo.add_argument("--loss", choices=["pmpo", "grpo", "gmpo"], default="pmpo", help="pmpo, or a fixed-p baseline")
     demo.add_argument("--out", default="pmpo_demo", help="output directory (default ./pmpo_demo)")
     demo.add_argument("--compare", action="store_true", help="run pmpo, grpo (p=1) and gmpo (p=0) with the same seed")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--model", default=None, help="an existing local HF model directory instead of the tiny model")
-    demo.add_argument("--warmstart-steps", type=int, default=650, help="supervised warm-start steps of the tiny model")
-    demo.add_argument("--threshold", type=float, default=0.5, help="validation accuracy for 'steps to threshold'")
+    demo.add_argument("--warmstart-steps", type=int, default=1000, help="supervised warm-start steps of the tiny model")
+    demo.add_argument(
+        "--warmstart-unboxed", type=float, default=0.5,
+        help="share of warm-start solutions ending in **answer** instead of \\boxed{answer} (reward 0; default 0.5)",
+    )
+    demo.add_argument("--threshold", type=float, default=0.75, help="validation accuracy for 'steps to threshold'")
     demo.add_argument("--quiet", action="store_true", help="do not echo verl's output (it is in DIR/train.log)")
     demo.add_argument("overrides", nargs="*", help="extra Hydra overrides for main_ppo (after --)")
     demo.set_defaults(func=_cmd_demo)

@@ -8,7 +8,7 @@ import os
 
 from .task import DATA_SOURCE
 
-VAL_ACC = f"val-core/{DATA_SOURCE}/acc/mean@1"
+VAL_ACC_PREFIX = f"val-core/{DATA_SOURCE}/acc/mean@"
 TRAIN_SCORE = "critic/score/mean"
 P_KEYS = ("actor/pmpo/p_mean", "actor/pmpo/p_std", "actor/pmpo/p_min", "actor/pmpo/p_max", "actor/pmpo/frac_p0", "actor/pmpo/frac_p1")
 
@@ -38,6 +38,20 @@ def write_metrics_jsonl(records: list[dict], path: str) -> str:
     return path
 
 
+def val_acc_key(records: list[dict]) -> str | None:
+    """verl's validation accuracy key, ``val-core/<source>/acc/mean@<n>`` (n = samples per question)."""
+    for r in records:
+        for key in r:
+            if key.startswith(VAL_ACC_PREFIX):
+                return key
+    return None
+
+
+def val_acc_label(key: str | None) -> str:
+    n = key.rsplit("@", 1)[-1] if key else "1"
+    return "greedy" if n == "1" else f"mean@{n}, T=1"
+
+
 def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
     xs, ys = [], []
     for r in records:
@@ -55,16 +69,17 @@ def plot_reward(runs: dict[str, list[dict]], path: str) -> str:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    val_key = next((k for k in map(val_acc_key, runs.values()) if k), None)
     for name, recs in runs.items():
         x, y = _series(recs, TRAIN_SCORE)
         (line,) = axes[0].plot(x, y, alpha=0.3, linewidth=1)
         w = 5
         smooth = [sum(y[max(0, i - w + 1) : i + 1]) / len(y[max(0, i - w + 1) : i + 1]) for i in range(len(y))]
         axes[0].plot(x, smooth, color=line.get_color(), label=f"{name} (mean of last {w})")
-        x, y = _series(recs, VAL_ACC)
+        x, y = _series(recs, val_key) if val_key else ([], [])
         axes[1].plot(x, y, marker="o", label=name)
     axes[0].set(title="training reward (mean over rollouts)", xlabel="step", ylabel="reward", ylim=(-0.02, 1.02))
-    axes[1].set(title="validation accuracy (greedy, held-out)", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
+    axes[1].set(title=f"held-out accuracy ({val_acc_label(val_key)})", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
@@ -106,7 +121,8 @@ def plot_p(records: list[dict], path: str, title: str = "PMPO: p per trajectory"
 
 
 def summarize(records: list[dict], threshold: float, wall_s: float | None = None) -> dict:
-    x, acc = _series(records, VAL_ACC)
+    key = val_acc_key(records)
+    x, acc = _series(records, key) if key else ([], [])
     _, step_t = _series(records, "timing_s/step")
     reached = next((s for s, a in zip(x, acc) if a >= threshold), None)
     train_steps = [r["step"] for r in records if TRAIN_SCORE in r]

@@ -24,6 +24,9 @@ class TrainSettings:
     n: int = 4
     mini_batch_size: int = 8
     lr: float = 2e-4
+    ppo_epochs: int = 1
+    clip_ratio: float | None = None  # log-space clip for both sides; None keeps the method's (0.4)
+    val_samples: int = 1  # samples per validation question: 1 = greedy, > 1 = mean@samples at temperature 1
     max_prompt_length: int = 96
     max_response_length: int = 32
     test_freq: int = 5
@@ -66,14 +69,29 @@ CPU_OVERRIDES = [
 ]
 
 
+def _val_overrides(samples: int) -> list[str]:
+    if samples <= 1:
+        return []  # verl's default: greedy, one sample
+    return [
+        "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        "actor_rollout_ref.rollout.val_kwargs.top_p=1.0",
+        f"actor_rollout_ref.rollout.val_kwargs.n={samples}",
+    ]
+
+
 def build_command(s: TrainSettings) -> list[str]:
     """``python -m verl.trainer.main_ppo`` with the PMPO plugin, the CPU backend and the demo sizes."""
     method = {"pmpo": "pmpo", "grpo": "grpo", "gmpo": "gmpo"}[s.loss]
+    method_overrides = overrides_for(method)
+    if s.clip_ratio is not None:
+        clip_keys = ("actor_rollout_ref.actor.clip_ratio_low=", "actor_rollout_ref.actor.clip_ratio_high=")
+        method_overrides = [o if not o.startswith(clip_keys) else o.split("=")[0] + f"={s.clip_ratio}" for o in method_overrides]
     args = [
         sys.executable,
         "-m",
         "verl.trainer.main_ppo",
-        *overrides_for(method),
+        *method_overrides,
         *CPU_OVERRIDES,
         "reward.custom_reward_function.path=pkg://reward",
         "reward.custom_reward_function.name=compute_score",
@@ -88,13 +106,14 @@ def build_command(s: TrainSettings) -> list[str]:
         f"actor_rollout_ref.rollout.n={s.n}",
         "actor_rollout_ref.rollout.temperature=1.0",
         "actor_rollout_ref.rollout.top_p=1.0",
+        *_val_overrides(s.val_samples),
         "actor_rollout_ref.rollout.prompt_length=" + str(s.max_prompt_length),
         "actor_rollout_ref.rollout.response_length=" + str(s.max_response_length),
         f"actor_rollout_ref.actor.ppo_mini_batch_size={s.mini_batch_size}",
         f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={s.mini_batch_size * s.n}",
         f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={s.mini_batch_size * s.n}",
         f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={s.mini_batch_size * s.n}",
-        "actor_rollout_ref.actor.ppo_epochs=1",
+        f"actor_rollout_ref.actor.ppo_epochs={s.ppo_epochs}",
         f"actor_rollout_ref.actor.optim.lr={s.lr}",
         "actor_rollout_ref.actor.use_kl_loss=False",
         "actor_rollout_ref.actor.entropy_coeff=0",

@@ -34,12 +34,18 @@ class Problem:
         return f"Compute {self.a} {self.op1} {self.b} {self.op2} {self.c}."
 
     @property
+    def steps(self) -> str:
+        return f"{self.a} {self.op1} {self.b} = {self.first}. {self.first} {self.op2} {self.c} = {self.answer}."
+
+    @property
     def solution(self) -> str:
         """The worked answer (used for the supervised warm start)."""
-        return (
-            f"{self.a} {self.op1} {self.b} = {self.first}. {self.first} {self.op2} {self.c} = {self.answer}. "
-            f"\\boxed{{{self.answer}}}"
-        )
+        return f"{self.steps} \\boxed{{{self.answer}}}"
+
+    @property
+    def unboxed_solution(self) -> str:
+        """The worked answer without ``\\boxed{}``: the training reward scores it 0."""
+        return f"{self.steps} **{self.answer}**"
 
 
 def make_problem(rng: random.Random, max_operand: int = 9) -> Problem:

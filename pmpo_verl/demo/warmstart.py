@@ -1,5 +1,9 @@
 """Short supervised warm start on the synthetic task, so that the policy's first rewards are not all
-zero (RL from a random tiny model would see no signal for a long time)."""
+zero (RL from a random tiny model would see no signal for a long time).
+
+With ``unboxed_frac > 0`` that share of the solutions ends in ``**answer**`` instead of ``\\boxed{answer}``:
+the model learns the arithmetic from all of them but boxes its answer only part of the time, and the
+training reward (final ``\\boxed{}`` only) gives RL a format to learn within a few CPU minutes."""
 
 from __future__ import annotations
 
@@ -9,19 +13,21 @@ import time
 from .task import SYSTEM_PROMPT, Problem, make_problems
 
 
-def encode_example(tokenizer, p: Problem) -> tuple[list[int], list[int]]:
+def encode_example(tokenizer, p: Problem, boxed: bool = True) -> tuple[list[int], list[int]]:
     prompt = tokenizer.apply_chat_template(
         [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": p.question}],
         add_generation_prompt=True,
         tokenize=False,
     )
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(p.solution, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    text = p.solution if boxed else p.unboxed_solution
+    response_ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
     return prompt_ids, response_ids
 
 
-def warm_start(model_dir: str, steps: int = 150, batch_size: int = 32, lr: float = 1e-2, seed: int = 0, log=print) -> dict:
-    """Train ``model_dir`` in place with teacher forcing on the worked solutions; returns stats."""
+def warm_start(model_dir: str, steps: int = 150, batch_size: int = 32, lr: float = 1e-2, seed: int = 0, unboxed_frac: float = 0.0, log=print) -> dict:
+    """Train ``model_dir`` in place with teacher forcing on the worked solutions (a share ``unboxed_frac``
+    of them without ``\\boxed{}``); returns stats."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -38,7 +44,12 @@ def warm_start(model_dir: str, steps: int = 150, batch_size: int = 32, lr: float
     t0 = time.time()
     loss_val = float("nan")
     for step in range(steps):
-        batch = [encode_example(tokenizer, problems[rng.randrange(len(problems))]) for _ in range(batch_size)]
+        batch = []
+        for _ in range(batch_size):
+            problem = problems[rng.randrange(len(problems))]
+            # no extra draw when nothing is unboxed: the same examples as without the option
+            boxed = unboxed_frac <= 0 or rng.random() >= unboxed_frac
+            batch.append(encode_example(tokenizer, problem, boxed=boxed))
         width = max(len(a) + len(b) for a, b in batch)
         ids = torch.full((batch_size, width), tokenizer.pad_token_id, dtype=torch.long)
         labels = torch.full((batch_size, width), -100, dtype=torch.long)

@@ -36,6 +36,7 @@ def test_main_ppo_two_steps_and_resume(tmp_path, warm_model):
     settings = TrainSettings(
         model_path=warm_model, train_file=data["train"], val_file=data["val"], out_dir=str(tmp_path / "run"),
         steps=2, test_freq=2, save_freq=2, val_before_train=False, mini_batch_size=4,  # 2 updates a step: off-policy ratios
+        clip_ratio=0.2, val_samples=2,  # the demo's settings: its own clip, sampled validation (mean@2 at T=1)
         # only reward.compute_score knows these kwargs: an incorrect answer scores -0.25 instead of 0
         extra=["+reward.custom_reward_function.reward_kwargs.incorrect_score=-0.25"],
     )
@@ -57,7 +58,8 @@ def test_main_ppo_two_steps_and_resume(tmp_path, warm_model):
     scores = [r[k] for r in train for k in ("critic/score/min", "critic/score/max")]
     assert any(abs(s + 0.25) < 1e-6 for s in scores)
     assert any(r["actor/pmpo/zero_adv_frac"] < 1.0 for r in train), "no trajectory had a non-zero advantage"
-    assert f"val-core/{DATA_SOURCE}/acc/mean@1" in records[-1]
+    assert report.val_acc_key(records) == f"val-core/{DATA_SOURCE}/acc/mean@2"
+    assert 0.0 <= records[-1][report.val_acc_key(records)] <= 1.0
     ckpt = os.path.join(settings.ckpt_dir, "global_step_2")
     assert os.path.isdir(os.path.join(ckpt, "actor"))
 

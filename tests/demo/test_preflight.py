@@ -56,3 +56,8 @@ def test_cli_errors_without_traceback(tmp_path):
     if not torch.cuda.is_available():
         proc = _cli("demo", "--out", str(tmp_path), "trainer.device=cuda")
         assert proc.returncode == 2 and "no CUDA device" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_warm_start_share_is_refused(tmp_path):
+    proc = _cli("demo", "--out", str(tmp_path), "--warmstart-unboxed", "1.5")
+    assert proc.returncode == 2 and "--warmstart-unboxed must lie in [0, 1]" in proc.stderr and "Traceback" not in proc.stderr

@@ -17,6 +17,9 @@ def test_problems_are_deterministic_and_correct():
         assert p.answer == eval(f"{p.a} {p.op1} {p.b} {p.op2} {p.c}")
         assert compute_score(DATA_SOURCE, p.solution, str(p.answer))["acc"]
         assert not compute_score(DATA_SOURCE, p.solution, str(p.answer + 1))["acc"]
+        # the warm start's unboxed variant: same worked steps, no \boxed{}, so the training reward is 0
+        assert p.unboxed_solution.startswith(p.steps) and p.solution.startswith(p.steps)
+        assert compute_score(DATA_SOURCE, p.unboxed_solution, str(p.answer))["score"] == 0.0
 
 
 def test_train_and_val_are_disjoint():
@@ -50,3 +53,16 @@ def test_verl_dataset_reads_it(tmp_path, tiny_model_dir):
     assert len(ds) == 8
     item = ds[0]
     assert item["data_source"] == DATA_SOURCE
+
+
+def test_warm_start_examples_end_with_eos(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from pmpo_verl.demo.warmstart import encode_example
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    p = make_problems(1, seed=5)[0]
+    for boxed, text in ((True, p.solution), (False, p.unboxed_solution)):
+        prompt, response = encode_example(tok, p, boxed=boxed)
+        assert tok.decode(response) == text + "<|im_end|>"
+        assert tok.decode(prompt).endswith(f"{p.question}<|im_end|>\n<|im_start|>assistant\n")
