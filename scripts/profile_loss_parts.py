@@ -2,7 +2,10 @@
 
 Prints the median time of a full call (objective + metrics + backward) and of its two compiled parts,
 the no-grad statistics (clip fraction, ESS, solver) and the differentiable sequence loss, plus dynamo's
-graph counters. Run it twice to compare eager and compiled:
+graph counters. ``--profile`` adds, from ``torch.profiler``, the summed kernel time per call on CUDA (what
+the GPU itself spends, without the host's launch overhead) and the number of kernels / ATen ops per call:
+when the wall time is far above the kernel time, the call is host-bound. Run it twice to compare eager and
+compiled:
 
     PMPO_VERL_COMPILE=0 python scripts/profile_loss_parts.py --device cuda
     python scripts/profile_loss_parts.py --device cuda          # auto: compiled on CUDA
@@ -42,10 +45,31 @@ def median_ms(fn, device: torch.device, reps: int = 30) -> float:
     return statistics.median(times)
 
 
+def profiled(fn, device: torch.device, reps: int = 10) -> tuple[float, float, float]:
+    """Per call: summed device-kernel time in ms (CUDA only, else 0), kernels launched, ATen op events (nested included)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    fn()
+    sync()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for _ in range(reps):
+            fn()
+        sync()
+    events = prof.key_averages()
+    on_device = [e for e in events if getattr(e, "self_device_time_total", 0) > 0]
+    kernel_us = sum(e.self_device_time_total for e in on_device)
+    kernels = sum(e.count for e in on_device)
+    ops = sum(e.count for e in events if e.key.startswith("aten::"))
+    return kernel_us / reps / 1e3, kernels / reps, ops / reps
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--size", default="256x8192", help="B x T")
+    ap.add_argument("--profile", action="store_true", help="also kernel time and kernel/op counts (torch.profiler)")
     args = ap.parse_args()
     device = torch.device(args.device)
     batch, length = (int(v) for v in args.size.split("x"))
@@ -71,6 +95,10 @@ def main() -> None:
 
     mode = os.environ.get("PMPO_VERL_COMPILE", "auto")
     print(f"device {device} size {args.size} PMPO_VERL_COMPILE={mode}")
+    if args.profile:
+        kernel_ms, kernels, ops = profiled(full_call, device)
+        kernel = f"{kernel_ms:.3f} ms in {kernels:.0f} kernels, " if device.type == "cuda" else ""
+        print(f"full call, profiled: {kernel}{ops:.0f} ATen op events per call (nested ones included)")
     print(f"full call (objective + metrics + backward): {median_ms(full_call, device):.3f} ms")
     print(f"statistics (no grad, incl. solver):         {median_ms(lambda: stats_fn(log_ratio, adv, mask, settings), device):.3f} ms")
     print(f"sequence loss forward + backward:           {median_ms(sequence_loss, device):.3f} ms")
