@@ -4,6 +4,7 @@ import json
 import math
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_main_ppo_two_steps_and_resume(tmp_path, warm_model):
         extra=["+reward.custom_reward_function.reward_kwargs.incorrect_score=-0.25"],
     )
     res = run_training(settings, quiet=True, timeout_s=420)
-    log_tail = open(res.log_path, errors="replace").read()[-4000:]
+    log_tail = Path(res.log_path).read_text(errors="replace")[-4000:]
     assert res.returncode == 0, log_tail
     _assert_no_processes_left(res)
     records = report.read_verl_log(settings.verl_log)
@@ -68,7 +69,7 @@ def test_main_ppo_two_steps_and_resume(tmp_path, warm_model):
     os.replace(settings.verl_log, first_log)
     settings.steps, settings.resume, settings.test_freq, settings.save_freq = 3, True, -1, -1
     res = run_training(settings, quiet=True, timeout_s=420)
-    text = open(res.log_path, errors="replace").read()
+    text = Path(res.log_path).read_text(errors="replace")
     assert res.returncode == 0, text[-4000:]
     _assert_no_processes_left(res)
     resumed = [r for r in report.read_verl_log(settings.verl_log) if "actor/pmpo/p_mean" in r]

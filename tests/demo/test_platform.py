@@ -34,7 +34,7 @@ print("PROBE " + json.dumps(out))
 
 
 def _probe(env, *args):
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
     for line in proc.stdout.splitlines():
         if line.startswith("PROBE "):
             return json.loads(line[6:])

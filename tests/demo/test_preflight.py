@@ -15,7 +15,7 @@ from pmpo_verl.demo.preflight import (
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "pmpo_verl.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "pmpo_verl.cli", *args], capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_verl_version():

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_verl_file_log_to_metrics_plots_and_table(tmp_path):
     assert [r["step"] for r in records] == [0, 1, 2, 3]
     assert records[3][VAL_ACC] == 0.5 and records[3][report.TRAIN_SCORE] == 0.30000000000000004
     out = report.write_metrics_jsonl(records, str(tmp_path / "metrics.jsonl"))
-    assert [json.loads(x)["step"] for x in open(out)] == [0, 1, 2, 3]
+    assert [json.loads(x)["step"] for x in Path(out).read_text().splitlines()] == [0, 1, 2, 3]
     assert (tmp_path / "r.png").exists() is False
     report.plot_reward({"pmpo": records}, str(tmp_path / "r.png"))
     report.plot_p(records, str(tmp_path / "p.png"))
