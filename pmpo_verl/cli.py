@@ -12,9 +12,8 @@ PLUGIN_OVERRIDES = [
     "algorithm.adv_estimator=pmpo",
     "actor_rollout_ref.actor.policy_loss.loss_mode=pmpo",
     "actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig",
-    "actor_rollout_ref.actor.clip_ratio_low=0.4",
-    "actor_rollout_ref.actor.clip_ratio_high=0.4",
 ]
+CLIP_RATIO = 0.4  # log-space clip on both sides (GMPO's and the paper's)
 BASELINES = {
     "pmpo": [],
     "grpo": ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed", "+actor_rollout_ref.actor.policy_loss.p=1"],
@@ -22,11 +21,13 @@ BASELINES = {
 }
 
 
-def overrides_for(method: str = "pmpo") -> list[str]:
-    """Hydra overrides that switch a ``verl.trainer.main_ppo`` command to PMPO (or a fixed-p baseline)."""
+def overrides_for(method: str = "pmpo", clip_ratio: float = CLIP_RATIO) -> list[str]:
+    """Hydra overrides that switch a ``verl.trainer.main_ppo`` command to PMPO (or a fixed-p baseline),
+    with the log-space clip ``clip_ratio`` on both sides."""
     if method not in BASELINES:
         raise ValueError(f"unknown method {method!r}; choose from {sorted(BASELINES)}")
-    return PLUGIN_OVERRIDES + BASELINES[method]
+    clip = [f"actor_rollout_ref.actor.clip_ratio_low={clip_ratio}", f"actor_rollout_ref.actor.clip_ratio_high={clip_ratio}"]
+    return PLUGIN_OVERRIDES + clip + BASELINES[method]
 
 
 def _cmd_overrides(args: argparse.Namespace) -> int:

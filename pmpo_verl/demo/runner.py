@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ..cli import overrides_for
+from ..cli import CLIP_RATIO, overrides_for
 
 
 @dataclass
@@ -25,7 +25,7 @@ class TrainSettings:
     mini_batch_size: int = 8
     lr: float = 2e-4
     ppo_epochs: int = 1
-    clip_ratio: float | None = None  # log-space clip for both sides; None keeps the method's (0.4)
+    clip_ratio: float = CLIP_RATIO  # log-space clip for both sides
     val_samples: int = 1  # samples per validation question: 1 = greedy, > 1 = mean@samples at temperature 1
     max_prompt_length: int = 96
     max_response_length: int = 32
@@ -83,15 +83,11 @@ def _val_overrides(samples: int) -> list[str]:
 def build_command(s: TrainSettings) -> list[str]:
     """``python -m verl.trainer.main_ppo`` with the PMPO plugin, the CPU backend and the demo sizes."""
     method = {"pmpo": "pmpo", "grpo": "grpo", "gmpo": "gmpo"}[s.loss]
-    method_overrides = overrides_for(method)
-    if s.clip_ratio is not None:
-        clip_keys = ("actor_rollout_ref.actor.clip_ratio_low=", "actor_rollout_ref.actor.clip_ratio_high=")
-        method_overrides = [o if not o.startswith(clip_keys) else o.split("=")[0] + f"={s.clip_ratio}" for o in method_overrides]
     args = [
         sys.executable,
         "-m",
         "verl.trainer.main_ppo",
-        *method_overrides,
+        *overrides_for(method, clip_ratio=s.clip_ratio),
         *CPU_OVERRIDES,
         "reward.custom_reward_function.path=pkg://reward",
         "reward.custom_reward_function.name=compute_score",

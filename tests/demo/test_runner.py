@@ -23,7 +23,7 @@ def test_defaults_keep_the_methods_clip_and_greedy_validation():
 
 def test_demo_clip_epochs_and_sampled_validation():
     cmd = build_command(_settings(loss="gmpo", clip_ratio=0.2, ppo_epochs=2, val_samples=4, extra=["trainer.test_freq=2"]))
-    # replaced, not repeated: command.txt shows one value per key (the user's extra overrides come last and win)
+    # set once, not repeated: command.txt shows one value per key (the user's extra overrides come last and win)
     assert _values(cmd, "actor_rollout_ref.actor.clip_ratio_low") == ["0.2"]
     assert _values(cmd, "actor_rollout_ref.actor.clip_ratio_high") == ["0.2"]
     assert _values(cmd, "+actor_rollout_ref.actor.policy_loss.p") == ["0"]
