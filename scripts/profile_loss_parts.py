@@ -31,8 +31,12 @@ from pmpo_verl.algo import objective  # noqa: E402
 from pmpo_verl.metrics import pmpo_metrics  # noqa: E402
 
 
+def _synchronizer(device: torch.device):
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def median_ms(fn, device: torch.device, reps: int = 30) -> float:
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = _synchronizer(device)
     for _ in range(5):
         fn()
     sync()
@@ -47,9 +51,10 @@ def median_ms(fn, device: torch.device, reps: int = 30) -> float:
 
 def profiled(fn, device: torch.device, reps: int = 10) -> tuple[float, float, float]:
     """Per call: summed device-kernel time in ms (CUDA only, else 0), kernels launched, ATen op events (nested included)."""
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = _synchronizer(device)
     fn()
     sync()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -58,7 +63,8 @@ def profiled(fn, device: torch.device, reps: int = 10) -> tuple[float, float, fl
             fn()
         sync()
     events = prof.key_averages()
-    on_device = [e for e in events if getattr(e, "self_device_time_total", 0) > 0]
+    # kernel events only: a CPU op's self device time repeats the kernels it launched
+    on_device = [e for e in events if e.device_type != DeviceType.CPU and e.self_device_time_total > 0]
     kernel_us = sum(e.self_device_time_total for e in on_device)
     kernels = sum(e.count for e in on_device)
     ops = sum(e.count for e in events if e.key.startswith("aten::"))
