@@ -9,8 +9,9 @@ verl's ``geo_mean``), A_i the masked row mean of ``advantages`` and p_i chosen p
 clip-aware ESS rule (or fixed). Zhao et al., "One Ring to Rule Them All: Unifying Group-Based RL via
 Dynamic Power-Mean Geometry", arXiv 2601.22521.
 
-Aggregation: ``agg_loss(L broadcast over tokens, mask, "seq-mean-token-mean", **global_batch_info)``,
-i.e. ``dp_size * sum_{i in micro-batch} L_i / global_batch_size``: each trajectory counts once whatever
+Aggregation: ``agg_loss(L as a (B, 1) matrix, non-empty rows, "seq-mean-token-mean", **global_batch_info)``
+(the token mean of a per-trajectory constant is the constant), i.e.
+``dp_size * sum_{i in micro-batch} L_i / global_batch_size``: each trajectory counts once whatever
 its length, and the summed loss and gradients do not depend on the micro-batch / DP split (unlike
 verl 0.9.1's ``geo_mean``, issue #7913). The configured ``loss_agg_mode`` does not apply.
 
@@ -101,9 +102,11 @@ def compute_policy_loss_pmpo(
     if rollout_is_weights is not None:
         seq_loss = seq_loss * sequence_is_weight(rollout_is_weights, mask).to(dtype)
     batch_info = config.get("global_batch_info", None) or {}
+    # L_i is constant over its tokens, so its token mean is L_i itself: agg_loss sees one column per
+    # trajectory (valid when the row is non-empty), the same seq-mean without (B, T) temporaries.
     pg_loss = agg_loss(
-        loss_mat=seq_loss.unsqueeze(-1).expand(mask.shape),
-        loss_mask=mask,
+        loss_mat=seq_loss.unsqueeze(-1),
+        loss_mask=mask.any(-1, keepdim=True),
         loss_agg_mode="seq-mean-token-mean",
         **batch_info,
     )

@@ -221,7 +221,7 @@ def inline_pmpo(old_log_prob, log_prob, advantages, response_mask, settings, bat
     log_ratio = log_prob.to(dtype) - old_log_prob.detach().to(dtype)
     seq_adv = sequence_advantage(advantages.detach().to(dtype), mask)
     out = pmpo_objective(log_ratio, seq_adv, mask, settings)
-    loss = ref_agg_loss(out.seq_loss.unsqueeze(-1).expand(mask.shape), mask, "seq-mean-token-mean", **batch_info)
+    loss = ref_agg_loss(out.seq_loss.unsqueeze(-1), mask.any(-1, keepdim=True), "seq-mean-token-mean", **batch_info)
     return loss, pmpo_metrics(out, log_ratio, mask, seq_adv, settings.degenerate_p)
 
 

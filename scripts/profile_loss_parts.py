@@ -1,9 +1,10 @@
 """Per-part wall time of the PMPO loss in a process with ONE PMPO setting (as in training).
 
 Prints the median time of a full call (objective + metrics + backward) and of its two compiled parts,
-the no-grad statistics (clip fraction, ESS, solver) and the differentiable sequence loss, plus dynamo's
-graph counters. ``--profile`` adds, from ``torch.profiler``, the summed kernel time per call on CUDA (what
-the GPU itself spends, without the host's launch overhead) and the number of kernels / ATen ops per call:
+the no-grad statistics (clip fraction, ESS, solver) and the sequence loss (its no-grad forward with the
+closed-form token derivative, then the one-multiply backward), plus dynamo's graph counters.
+``--profile`` adds, from ``torch.profiler``, the summed kernel time per call on CUDA (what the GPU itself
+spends, without the host's launch overhead) and the number of kernels / ATen ops per call:
 when the wall time is far above the kernel time, the call is host-bound. Run it twice to compare eager and
 compiled:
 
@@ -93,11 +94,10 @@ def main() -> None:
 
     stats_fn = pmpo_compile.maybe_compiled("pmpo_statistics", objective._statistics, device)
     p = stats_fn(log_ratio, adv, mask, settings)[0]
-    loss_fn = pmpo_compile.maybe_compiled("pmpo_sequence_loss", objective._sequence_loss, device)
 
     def sequence_loss():
         x = log_ratio.clone().requires_grad_(True)
-        loss_fn(x, adv, mask, p, settings)[0].sum().backward()
+        objective._SequenceLoss.apply(x, adv, mask, p, settings)[0].sum().backward()
 
     mode = os.environ.get("PMPO_VERL_COMPILE", "auto")
     print(f"device {device} size {args.size} PMPO_VERL_COMPILE={mode}")

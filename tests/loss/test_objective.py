@@ -9,7 +9,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pmpo_verl.algo import PMPOSettings, pmpo_objective, sequence_advantage
+from pmpo_verl.algo import (
+    PMPOSettings,
+    log_power_mean,
+    pmpo_objective,
+    sequence_advantage,
+    sign_aware_clip,
+)
 
 
 def brute_force_p(log_ratio: np.ndarray, adv: float, s: PMPOSettings) -> tuple[float, float]:
@@ -110,6 +116,55 @@ def test_degenerate_empty_single_token_and_zero_advantage_rows():
     out.seq_loss.sum().backward()
     assert torch.isfinite(x.grad).all() and (x.grad[0] == 0).all() and (x.grad[2] == 0).all()
     assert (x.grad[1, 1:] == 0).all()
+
+
+def hand_built_inputs(clamped_unclipped: bool = True):
+    """float64 log-ratios with clipped tokens (beyond 0.4 on the clipped side), tokens beyond the +-20
+    clamp, padding, a one-token row, an empty row and a zero advantage. Row 1 (A < 0) holds a token at
+    +25 that the clamp stops but the clip does not; at p = 1 its e^20 makes finite differences useless,
+    so ``clamped_unclipped=False`` puts it on the clipped side instead."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(6, 80, generator=g, dtype=torch.float64) * 0.15
+    x[0, :4] = torch.tensor([0.9, -0.8, 25.0, -30.0])
+    x[1, :4] = torch.tensor([0.9, -0.8, 25.0 if clamped_unclipped else -25.0, -30.0])
+    mask = torch.arange(80) < torch.tensor([[80], [80], [40], [1], [0], [60]])
+    adv = torch.tensor([1.5, -0.7, 2.0, -1.0, 1.0, 0.0], dtype=torch.float64)
+    return x, adv, mask
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-6, 0.37, 1.0])
+def test_closed_form_backward_passes_gradcheck(p):
+    """The loss's hand-written backward (both outputs) against finite differences, with p fixed (the
+    adaptive p is a constant to autograd, which finite differences would not respect)."""
+    x, adv, mask = hand_built_inputs(clamped_unclipped=False)
+    s = PMPOSettings(p_mode="fixed", p=p)
+
+    def f(lr):
+        out = pmpo_objective(lr, adv, mask, s)
+        return out.seq_loss, out.log_ratio_mean
+
+    assert torch.autograd.gradcheck(f, (x.clone().requires_grad_(True),))
+
+
+@pytest.mark.parametrize("s", [PMPOSettings(), PMPOSettings(eps_low=0.3, eps_high=0.5, clip_saturation=0.2, target_gamma=0.5)])
+def test_gradient_equals_autograd_of_the_reference_expression(s):
+    """Adaptive p: the gradient equals autograd through clamp, sign-aware clip and log M_p with the same
+    (detached) p; clipped tokens, clamped tokens and padding get exactly 0."""
+    x, adv, mask = hand_built_inputs()
+    lr = x.clone().requires_grad_(True)
+    out = pmpo_objective(lr, adv, mask, s)
+    (got,) = torch.autograd.grad((out.seq_loss * torch.linspace(0.5, 2.0, 6, dtype=torch.float64)).sum(), lr)
+    ref = x.clone().requires_grad_(True)
+    a = torch.where(mask.any(-1), adv, 0.0)
+    clipped, _ = sign_aware_clip(torch.where(mask, ref, 0.0).clamp(-20, 20), a, s.eps_low, s.eps_high)
+    want_loss = -a * log_power_mean(clipped, mask, out.p, s.p_small).exp()
+    (want,) = torch.autograd.grad((want_loss * torch.linspace(0.5, 2.0, 6, dtype=torch.float64)).sum(), ref)
+    assert ((out.p > 0) & (out.p < 1)).sum() == 2  # rows 0 and 1: interior p
+    torch.testing.assert_close(out.seq_loss.detach(), want_loss.detach(), rtol=1e-13, atol=1e-15)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-15)
+    # row 0 (A > 0): 0.9 and 25 clipped, -30 clamped; row 1 (A < 0): -0.8 and -30 clipped, 25 clamped
+    zero = got[0, [0, 2, 3]].tolist() + got[1, 1:4].tolist() + got[5].tolist() + got[~mask].tolist()
+    assert zero == [0.0] * len(zero) and got[0, 1] != 0 and got[1, 0] != 0
 
 
 def test_invalid_settings_are_rejected_with_the_field_name():

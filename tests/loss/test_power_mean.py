@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from pmpo_verl.algo import log_power_mean, token_weights
+from pmpo_verl.algo.power_mean import log_power_mean_and_derivative
 
 mpmath.mp.dps = 50
 
@@ -79,3 +80,22 @@ def test_gradient_is_ratio_times_softmax_weights(p):
     # Taylor branch (p <= p_small) is exact only to first order in p
     torch.testing.assert_close(grad, expected, rtol=0, atol=1e-12 if p == 0 or p > 1e-4 else 1e-6)
     assert torch.autograd.gradcheck(lambda t: log_power_mean(t, mask, pv), (x,))
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-6, 1e-4, 2e-4, 0.3, 1.0])
+def test_closed_form_derivative_equals_autograd(p):
+    """The derivative the loss's backward uses is autograd's derivative of the same expression, on both
+    branches, with masked tokens and an empty row; it sums to 1 over each non-empty row."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(4, 50, generator=g, dtype=torch.float64) * 0.5
+    x[0, :3] = torch.tensor([6.0, -7.5, 9.0])
+    mask = torch.arange(50) < torch.tensor([[50], [17], [1], [0]])
+    pv = torch.full((4,), p, dtype=torch.float64)
+    value, derivative = log_power_mean_and_derivative(x, mask, pv)
+    xr = x.clone().requires_grad_(True)
+    want_value = log_power_mean(xr, mask, pv)
+    (want,) = torch.autograd.grad(want_value.sum(), xr)
+    torch.testing.assert_close(value, want_value.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(derivative, want, rtol=1e-12, atol=1e-15)
+    assert (derivative[~mask] == 0).all()
+    torch.testing.assert_close(derivative.sum(-1)[:3], torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-12 if p == 0 or p > 1e-4 else 1e-4)
