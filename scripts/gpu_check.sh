@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one prepared call for a lent GPU (issue 2's target: adaptive PMPO under 1 ms at 256 x 8192).
+# Lent machines have torch + Triton but no verl: bench_loss.py then uses its inline verl references.
+# With the device tool, from the repository root:   bash scripts/gpu_check.sh     (about 6-8 minutes)
+# Writes gpu.txt, profile_{compiled,eager}.txt and bench_loss.{log,md,json} to $OUT (default ./gpu_check).
+# Each step has its own time limit, and a step that fails or times out does not stop the next one.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${OUT:-gpu_check}"
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+
+step() {  # step NAME SECONDS COMMAND...: run with a time limit, keep its output, report its exit status
+    local name=$1 limit=$2
+    shift 2
+    echo "== $name ($(date -u +%H:%M:%S), limit ${limit} s): $*"
+    timeout "$limit" "$@" 2>&1 | grep -v '^USDT' | tee "$out/$name.txt"
+    echo "== $name: exit ${PIPESTATUS[0]}"
+}
+
+{
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+} > "$out/gpu.txt" 2>&1
+cat "$out/gpu.txt"
+
+# Per part, one PMPO setting per process (as in training); kernel time vs wall time says host- or device-bound.
+step profile_compiled 240 python scripts/profile_loss_parts.py --device cuda --profile
+PMPO_VERL_COMPILE=0 step profile_eager 120 python scripts/profile_loss_parts.py --device cuda --profile
+# Side by side with vanilla/geo_mean, every PMPO setting, as ratios (the table for docs/benchmarks.md).
+step bench_loss 330 python scripts/bench_loss.py --device cuda --markdown \
+    --sizes 64x2048,256x8192,256x8192:bfloat16 --out "$out/bench_loss.md"
