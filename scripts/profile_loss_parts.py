@@ -4,7 +4,8 @@ Prints the median time of a full call (objective + metrics + backward) and of it
 the no-grad statistics (clip fraction, ESS, solver) and the sequence loss (its no-grad forward with the
 closed-form token derivative, then the one-multiply backward), plus dynamo's graph counters.
 ``--profile`` adds, from ``torch.profiler``, the summed kernel time per call on CUDA (what the GPU itself
-spends, without the host's launch overhead) and the number of kernels / ATen ops per call:
+spends, without the host's launch overhead) and the number of kernels / ATen ops per call, for PMPO and
+for verl's ``vanilla`` (bench_loss.py's inline copy) on the same tensors, plus ``vanilla``'s wall time:
 when the wall time is far above the kernel time, the call is host-bound. Run it twice to compare eager and
 compiled:
 
@@ -15,6 +16,7 @@ compiled:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -23,13 +25,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-import torch._dynamo.utils as dynamo_utils  # noqa: E402
+import torch
+import torch._dynamo.utils as dynamo_utils
 
-from pmpo_verl.algo import PMPOSettings, pmpo_objective, sequence_advantage  # noqa: E402
-from pmpo_verl.algo import compile as pmpo_compile  # noqa: E402
-from pmpo_verl.algo import objective  # noqa: E402
-from pmpo_verl.metrics import pmpo_metrics  # noqa: E402
+from pmpo_verl.algo import (
+    PMPOSettings,
+    objective,
+    pmpo_objective,
+    sequence_advantage,
+)
+from pmpo_verl.algo import compile as pmpo_compile
+from pmpo_verl.metrics import pmpo_metrics
 
 
 def _synchronizer(device: torch.device):
@@ -72,6 +78,25 @@ def profiled(fn, device: torch.device, reps: int = 10) -> tuple[float, float, fl
     return kernel_us / reps / 1e3, kernels / reps, ops / reps
 
 
+def vanilla_call(log_ratio: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor):
+    """verl 0.9.1's ``vanilla`` (bench_loss.py's inline copy, checked there against verl) with the ratio
+    band matched to the log-space clip, forward with its three ``.item()`` metrics plus backward."""
+    spec = importlib.util.spec_from_file_location("bench_loss", Path(__file__).with_name("bench_loss.py"))
+    bench = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # registered first: its dataclasses need it
+    spec.loader.exec_module(bench)
+    old = torch.zeros_like(log_ratio)
+    advantages = adv.unsqueeze(-1) * mask
+    info = bench.batch_info_for(mask)
+
+    def call():
+        log_prob = log_ratio.clone().requires_grad_(True)
+        loss, _ = bench.ref_vanilla(old, log_prob, advantages, mask, "seq-mean-token-mean", *bench.VANILLA_BAND,
+                                    bench.CLIP_RATIO_C_OFF, info)
+        loss.backward()
+
+    return call
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -102,9 +127,12 @@ def main() -> None:
     mode = os.environ.get("PMPO_VERL_COMPILE", "auto")
     print(f"device {device} size {args.size} PMPO_VERL_COMPILE={mode}")
     if args.profile:
-        kernel_ms, kernels, ops = profiled(full_call, device)
-        kernel = f"{kernel_ms:.3f} ms in {kernels:.0f} kernels, " if device.type == "cuda" else ""
-        print(f"full call, profiled: {kernel}{ops:.0f} ATen op events per call (nested ones included)")
+        vanilla = vanilla_call(log_ratio, adv, mask)
+        for name, fn in (("vanilla (verl 0.9.1 math, bench_loss.py's inline reference)", vanilla), ("PMPO full call", full_call)):
+            kernel_ms, kernels, ops = profiled(fn, device)
+            kernel = f"{kernel_ms:.3f} ms in {kernels:.0f} kernels, " if device.type == "cuda" else ""
+            print(f"{name}, profiled: {kernel}{ops:.0f} ATen op events per call (nested ones included)")
+        print(f"vanilla fwd + metrics + bwd:                {median_ms(vanilla, device):.3f} ms")
     print(f"full call (objective + metrics + backward): {median_ms(full_call, device):.3f} ms")
     print(f"statistics (no grad, incl. solver):         {median_ms(lambda: stats_fn(log_ratio, adv, mask, settings), device):.3f} ms")
     print(f"sequence loss forward + backward:           {median_ms(sequence_loss, device):.3f} ms")
