@@ -2,13 +2,18 @@
 # The one prepared call for a lent GPU (issue 2's target: adaptive PMPO under 1 ms at 256 x 8192).
 # Lent machines have torch + Triton but no verl: bench_loss.py then uses its inline verl references.
 # With the device tool, from the repository root:   bash scripts/gpu_check.sh     (about 6-8 minutes)
-# Writes gpu.txt, profile_{compiled,eager}.txt and bench_loss.{log,md,json} to $OUT (default ./gpu_check).
+# Writes gpu.txt, profile_{compiled,eager}.txt and bench_loss.{txt,md} to $OUT (default ./gpu_check).
 # Each step has its own time limit, and a step that fails or times out does not stop the next one.
+# DEVICE, PROFILE_SIZE and SIZES override the defaults (a CPU dry run of the script itself:
+#   DEVICE=cpu PROFILE_SIZE=4x64 SIZES=4x64 bash scripts/gpu_check.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-gpu_check}"
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
+device="${DEVICE:-cuda}"
+profile_size="${PROFILE_SIZE:-256x8192}"
+sizes="${SIZES:-64x2048,256x8192,256x8192:bfloat16}"
 
 step() {  # step NAME SECONDS COMMAND...: run with a time limit, keep its output, report its exit status
     local name=$1 limit=$2
@@ -19,14 +24,16 @@ step() {  # step NAME SECONDS COMMAND...: run with a time limit, keep its output
 }
 
 {
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-    python -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "no nvidia-smi"
+    python -c "import importlib.util as u, torch; print('torch', torch.__version__, 'cuda', torch.version.cuda,
+'triton', u.find_spec('triton') and __import__('triton').__version__)"
 } > "$out/gpu.txt" 2>&1
 cat "$out/gpu.txt"
 
 # Per part, one PMPO setting per process (as in training); kernel time vs wall time says host- or device-bound.
-step profile_compiled 240 python scripts/profile_loss_parts.py --device cuda --profile
-PMPO_VERL_COMPILE=0 step profile_eager 120 python scripts/profile_loss_parts.py --device cuda --profile
+PMPO_VERL_COMPILE="${PMPO_VERL_COMPILE:-auto}" step profile_compiled 240 \
+    python scripts/profile_loss_parts.py --device "$device" --size "$profile_size" --profile
+PMPO_VERL_COMPILE=0 step profile_eager 120 \
+    python scripts/profile_loss_parts.py --device "$device" --size "$profile_size" --profile
 # Side by side with vanilla/geo_mean, every PMPO setting, as ratios (the table for docs/benchmarks.md).
-step bench_loss 330 python scripts/bench_loss.py --device cuda --markdown \
-    --sizes 64x2048,256x8192,256x8192:bfloat16 --out "$out/bench_loss.md"
+step bench_loss 330 python scripts/bench_loss.py --device "$device" --markdown --sizes "$sizes" --out "$out/bench_loss.md"
