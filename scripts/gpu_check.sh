@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one prepared call for a lent GPU (issue 2's target: adaptive PMPO under 1 ms at 256 x 8192).
 # Lent machines have torch + Triton but no verl: bench_loss.py then uses its inline verl references.
-# With the device tool, from the repository root:   bash scripts/gpu_check.sh     (about 6-8 minutes)
-# Writes gpu.txt, profile_{compiled,eager}.txt and bench_loss.{txt,md} to $OUT (default ./gpu_check).
+# With the device tool, from the repository root:   bash scripts/gpu_check.sh     (about 8-10 minutes)
+# Writes gpu.txt, profile_{compiled,eager,cudagraphs}.txt and bench_loss.{txt,md,json} to $OUT
+# (default ./gpu_check).
 # Each step has its own time limit, and a step that fails or times out does not stop the next one.
 # DEVICE, PROFILE_SIZE and SIZES override the defaults (a CPU dry run of the script itself:
 #   DEVICE=cpu PROFILE_SIZE=4x64 SIZES=4x64 bash scripts/gpu_check.sh).
@@ -34,6 +35,9 @@ cat "$out/gpu.txt"
 PMPO_VERL_COMPILE="${PMPO_VERL_COMPILE:-auto}" step profile_compiled 240 \
     python scripts/profile_loss_parts.py --device "$device" --size "$profile_size" --profile
 PMPO_VERL_COMPILE=0 step profile_eager 120 \
+    python scripts/profile_loss_parts.py --device "$device" --size "$profile_size" --profile
+# Experimental: CUDA graphs for the compiled parts (one graph launch per part instead of one per kernel).
+PMPO_VERL_COMPILE="${PMPO_VERL_COMPILE:-auto}" PMPO_VERL_COMPILE_MODE=reduce-overhead step profile_cudagraphs 240 \
     python scripts/profile_loss_parts.py --device "$device" --size "$profile_size" --profile
 # Side by side with vanilla/geo_mean, every PMPO setting, as ratios (the table for docs/benchmarks.md).
 step bench_loss 330 python scripts/bench_loss.py --device "$device" --markdown --sizes "$sizes" --out "$out/bench_loss.md"

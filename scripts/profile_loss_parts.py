@@ -125,7 +125,8 @@ def main() -> None:
         objective._SequenceLoss.apply(x, adv, mask, p, settings)[0].sum().backward()
 
     mode = os.environ.get("PMPO_VERL_COMPILE", "auto")
-    print(f"device {device} size {args.size} PMPO_VERL_COMPILE={mode}")
+    print(f"device {device} size {args.size} PMPO_VERL_COMPILE={mode} "
+          f"PMPO_VERL_COMPILE_MODE={pmpo_compile.compile_mode() or '(torch default)'}")
     if args.profile:
         vanilla = vanilla_call(log_ratio, adv, mask)
         for name, fn in (("vanilla (verl 0.9.1 math, bench_loss.py's inline reference)", vanilla), ("PMPO full call", full_call)):

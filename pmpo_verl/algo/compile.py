@@ -7,6 +7,11 @@ fuses into a few kernels. Parts that fail to compile fall back independently (th
 statistics is compiled on its own then). ``PMPO_VERL_COMPILE``: ``auto`` (default: compile when
 the inputs are on CUDA), ``1`` (always), ``0`` (never). A compilation failure falls back to eager mode
 with a warning, so training never stops because of the compiler.
+
+``PMPO_VERL_COMPILE_MODE`` (experimental, unset by default) passes a ``torch.compile`` mode, e.g.
+``reduce-overhead`` (CUDA graphs: one graph launch per part instead of one launch per kernel, recorded
+once per distinct input shape, with memory kept per recorded shape). It has not been measured on a GPU
+yet; ``scripts/gpu_check.sh`` runs it beside the default.
 """
 
 from __future__ import annotations
@@ -31,6 +36,17 @@ def compile_enabled(device: torch.device) -> bool:
     return mode != "auto" or device.type == "cuda"
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def compile_mode() -> str | None:
+    """The ``torch.compile`` mode that ``PMPO_VERL_COMPILE_MODE`` asks for (None: torch's default)."""
+    mode = os.environ.get("PMPO_VERL_COMPILE_MODE", "").strip().lower() or None
+    if mode is not None and mode not in COMPILE_MODES:
+        raise ValueError(f"PMPO_VERL_COMPILE_MODE must be one of {COMPILE_MODES} (or unset), got {mode!r}")
+    return mode
+
+
 def maybe_compiled(name: str, fn: Callable, device: torch.device) -> Callable:
     """``fn`` itself, or its compiled version (built once per process) with an eager fallback.
 
@@ -41,7 +57,7 @@ def maybe_compiled(name: str, fn: Callable, device: torch.device) -> Callable:
     if torch.compiler.is_compiling() or _get_current_dispatch_mode() is not None or not compile_enabled(device):
         return fn
     if name not in _CACHE:
-        _CACHE[name] = torch.compile(fn, dynamic=True)
+        _CACHE[name] = torch.compile(fn, dynamic=True, mode=compile_mode())
     compiled = _CACHE[name]
     if compiled is fn:
         return fn

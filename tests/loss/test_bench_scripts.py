@@ -21,7 +21,7 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert re.findall(r"^== (\w+): exit (\d+)$", log, re.MULTILINE) == [
-        ("profile_compiled", "0"), ("profile_eager", "0"), ("bench_loss", "0")], log[-3000:]
+        ("profile_compiled", "0"), ("profile_eager", "0"), ("profile_cudagraphs", "0"), ("bench_loss", "0")], log[-3000:]
     assert "torch" in (tmp_path / "gpu.txt").read_text()
 
     bench = (tmp_path / "bench_loss.txt").read_text()
@@ -33,7 +33,7 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     assert max(float(v) for v in same.groups()) < 1e-5
     assert "| 4x64 | float32 | PMPO adaptive (newton) |" in (tmp_path / "bench_loss.md").read_text()
 
-    for part in ("profile_compiled", "profile_eager"):
+    for part in ("profile_compiled", "profile_eager", "profile_cudagraphs"):
         out = (tmp_path / f"{part}.txt").read_text()
         ops = dict(re.findall(r"^(vanilla|PMPO full call)\b.*?(\d+) ATen op events per call", out, re.MULTILINE))
         assert set(ops) == {"vanilla", "PMPO full call"} and all(int(v) > 0 for v in ops.values()), out

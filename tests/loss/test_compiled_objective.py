@@ -73,3 +73,25 @@ def test_compiled_parts_are_bypassed_under_a_dispatch_mode(monkeypatch):
     monkeypatch.setenv("PMPO_VERL_COMPILE", "0")
     assert compile_module.maybe_compiled("test_dispatch_mode", fn, torch.device("cpu")) is fn
     compile_module._CACHE.pop("test_dispatch_mode", None)
+
+
+def test_compile_mode_is_passed_through_and_validated(monkeypatch):
+    """PMPO_VERL_COMPILE_MODE picks torch.compile's mode (CUDA graphs for ``reduce-overhead``; on the CPU
+    inductor skips the graphs and the result is the same); a value torch does not know is a clear error."""
+    def fn(x):
+        return (x * 2).exp().sum(-1)
+
+    monkeypatch.setenv("PMPO_VERL_COMPILE", "1")
+    monkeypatch.setenv("PMPO_VERL_COMPILE_MODE", "reduce-overhead")
+    assert compile_module.compile_mode() == "reduce-overhead"
+    x = torch.randn(3, 5)
+    try:
+        torch.testing.assert_close(compile_module.maybe_compiled("test_mode", fn, x.device)(x), fn(x))
+        assert "test_mode" not in compile_module._FAILED
+    finally:
+        compile_module._CACHE.pop("test_mode", None)
+    monkeypatch.setenv("PMPO_VERL_COMPILE_MODE", "fast")
+    with pytest.raises(ValueError, match="PMPO_VERL_COMPILE_MODE must be one of"):
+        compile_module.maybe_compiled("test_mode_bad", fn, x.device)
+    monkeypatch.delenv("PMPO_VERL_COMPILE_MODE")
+    assert compile_module.compile_mode() is None
