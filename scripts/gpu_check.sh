@@ -37,7 +37,7 @@ failed=0
 cat "$out/gpu.txt"
 
 # Most important first; the limits add up to 560 s, inside the device tool's 600 s per call (the
-# bench reuses the profile's compiled kernels from the inductor cache).
+# bench can reuse the profile's kernels from the inductor and Triton caches).
 # Per part, one PMPO setting per process (as in training); kernel time vs wall time says host- or device-bound.
 PMPO_VERL_COMPILE="${PMPO_VERL_COMPILE:-auto}" step profile_compiled 150 \
     "$python" scripts/profile_loss_parts.py --device "$device" --size "$profile_size" --profile
