@@ -81,13 +81,20 @@ def test_compile_mode_is_passed_through_and_validated(monkeypatch):
     def fn(x):
         return (x * 2).exp().sum(-1)
 
+    real_compile, modes = torch.compile, []
+
+    def recording_compile(f, **kwargs):
+        modes.append(kwargs.get("mode"))
+        return real_compile(f, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
     monkeypatch.setenv("PMPO_VERL_COMPILE", "1")
-    monkeypatch.setenv("PMPO_VERL_COMPILE_MODE", "reduce-overhead")
+    monkeypatch.setenv("PMPO_VERL_COMPILE_MODE", " Reduce-Overhead ")
     assert compile_module.compile_mode() == "reduce-overhead"
     x = torch.randn(3, 5)
     try:
         torch.testing.assert_close(compile_module.maybe_compiled("test_mode", fn, x.device)(x), fn(x))
-        assert "test_mode" not in compile_module._FAILED
+        assert modes == ["reduce-overhead"] and "test_mode" not in compile_module._FAILED
     finally:
         compile_module._CACHE.pop("test_mode", None)
     monkeypatch.setenv("PMPO_VERL_COMPILE_MODE", "fast")
