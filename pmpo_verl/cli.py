@@ -74,7 +74,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     opts = DemoOptions(
         out=args.out, steps=args.steps, loss=args.loss, compare=args.compare, seed=args.seed, model=args.model,
-        warmstart_steps=args.warmstart_steps, warmstart_unboxed=args.warmstart_unboxed, threshold=args.threshold, quiet=args.quiet, extra=list(args.overrides),
+        warmstart_steps=args.warmstart_steps, warmstart_unboxed=args.warmstart_unboxed, val_samples=args.val_samples,
+        threshold=args.threshold, quiet=args.quiet, extra=list(args.overrides),
     )
     try:
         run_demo(opts)
@@ -108,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--warmstart-unboxed", type=float, default=0.5,
         help="share of warm-start solutions ending in **answer** instead of \\boxed{answer} (reward 0; default 0.5)",
+    )
+    demo.add_argument(
+        "--val-samples", type=int, default=4,
+        help="validation samples per held-out question: 1 = greedy, n > 1 = mean@n at temperature 1 (default 4)",
     )
     demo.add_argument("--threshold", type=float, default=0.75, help="validation accuracy for 'steps to threshold'")
     demo.add_argument("--quiet", action="store_true", help="do not echo verl's output (it is in DIR/train.log)")

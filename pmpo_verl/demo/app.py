@@ -117,6 +117,8 @@ def run_demo(opts: DemoOptions, log=print) -> dict:
         raise DemoError("--steps must be at least 1")
     if not 0.0 <= opts.warmstart_unboxed <= 1.0:
         raise DemoError("--warmstart-unboxed must lie in [0, 1]")
+    if opts.val_samples < 1:
+        raise DemoError("--val-samples must be at least 1 (1 = greedy)")
     check_verl_version()
     check_cpu_settings(opts.extra)
     if opts.model:

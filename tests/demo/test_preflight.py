@@ -61,3 +61,9 @@ def test_cli_errors_without_traceback(tmp_path):
 def test_bad_warm_start_share_is_refused(tmp_path):
     proc = _cli("demo", "--out", str(tmp_path), "--warmstart-unboxed", "1.5")
     assert proc.returncode == 2 and "--warmstart-unboxed must lie in [0, 1]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_validation_sample_count_is_refused(tmp_path):
+    proc = _cli("demo", "--out", str(tmp_path), "--val-samples", "0")
+    assert proc.returncode == 2 and "--val-samples must be at least 1" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "model").exists()  # refused before anything was built
