@@ -27,8 +27,8 @@ from typing import Any, Optional
 import torch
 from verl.trainer.ppo.core_algos import agg_loss, register_policy_loss
 
-from .algo.objective import PMPOSettings, pmpo_objective, sequence_advantage
-from .metrics import pmpo_metrics
+from .algo.objective import PMPOSettings
+from .trajectory_loss import trajectory_loss
 
 logger = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -60,13 +60,6 @@ def settings_from_actor_config(config: Any) -> PMPOSettings:
     return PMPOSettings.from_mapping(policy_loss, eps_low, eps_high)
 
 
-def sequence_is_weight(rollout_is_weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Geometric mean of each trajectory's token IS weights over valid tokens, (B,); 1 for empty rows."""
-    maskf = mask.to(torch.float32)
-    log_w = torch.log(rollout_is_weights.detach().float().clamp_min(1e-10)) * maskf
-    return torch.exp(log_w.sum(-1) / maskf.sum(-1).clamp_min(1.0))
-
-
 @register_policy_loss("pmpo")  # type: ignore[arg-type]
 def compute_policy_loss_pmpo(
     old_log_prob: torch.Tensor,
@@ -92,22 +85,9 @@ def compute_policy_loss_pmpo(
         ``(pg_loss, metrics)``: scalar loss and floats under ``actor/pmpo/`` plus ``actor/pg_clipfrac``,
         ``actor/pg_clipfrac_lower`` and ``actor/ppo_kl``.
     """
-    settings = settings_from_actor_config(config)
-    mask = response_mask.to(torch.bool)
-    dtype = torch.promote_types(log_prob.dtype, torch.float32)
-    log_ratio = log_prob.to(dtype) - old_log_prob.detach().to(dtype)
-    seq_adv = sequence_advantage(advantages.detach().to(dtype), mask)
-    out = pmpo_objective(log_ratio, seq_adv, mask, settings)
-    seq_loss = out.seq_loss
-    if rollout_is_weights is not None:
-        seq_loss = seq_loss * sequence_is_weight(rollout_is_weights, mask).to(dtype)
-    batch_info = config.get("global_batch_info", None) or {}
-    # L_i is constant over its tokens, so its token mean is L_i itself: agg_loss sees one column per
-    # trajectory (valid when the row is non-empty), the same seq-mean without (B, T) temporaries.
-    pg_loss = agg_loss(
-        loss_mat=seq_loss.unsqueeze(-1),
-        loss_mask=mask.any(-1, keepdim=True),
-        loss_agg_mode="seq-mean-token-mean",
-        **batch_info,
+    loss_mat, loss_mask, metrics = trajectory_loss(
+        old_log_prob, log_prob, advantages, response_mask, settings_from_actor_config(config), rollout_is_weights
     )
-    return pg_loss, pmpo_metrics(out, log_ratio, mask, seq_adv, settings.degenerate_p)
+    batch_info = config.get("global_batch_info", None) or {}
+    pg_loss = agg_loss(loss_mat=loss_mat, loss_mask=loss_mask, loss_agg_mode="seq-mean-token-mean", **batch_info)
+    return pg_loss, metrics

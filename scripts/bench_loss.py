@@ -33,8 +33,8 @@ ops per call (about one kernel launch each on a GPU), printed per size.
 Paths: when verl is importable the losses are verl's own (``get_policy_loss_fn``, with the actor config built
 the way verl's tests do and ``global_batch_info`` filled like ``ppo_loss``; ``pmpo`` from the plugin). Without
 verl (e.g. a bare GPU box with torch only), ``vanilla``/``geo_mean`` are re-implemented inline from verl
-0.9.1's math and PMPO runs through its verl-free core ``pmpo_verl.algo.pmpo_objective`` with the same
-aggregation; when verl is available the self-check verifies the inline path against verl (values, grads).
+0.9.1's math and PMPO runs through ``pmpo_verl.trajectory_loss``, the verl-free code that the plugin's loss
+runs too, with the same aggregation; when verl is available the self-check verifies the inline path against verl (values, grads).
 
 Usage (from the repository root, no installation needed)::
 
@@ -211,18 +211,12 @@ def ref_geo_mean(old_log_prob, log_prob, advantages, response_mask, clip_low, cl
 
 
 def inline_pmpo(old_log_prob, log_prob, advantages, response_mask, settings, batch_info):
-    """PMPO through its verl-free parts (``pmpo_verl.algo`` and ``pmpo_verl.metrics``), aggregated like
-    ``pmpo_verl.loss.compute_policy_loss_pmpo`` (which differs only in calling verl's own ``agg_loss``)."""
-    from pmpo_verl.algo import pmpo_objective, sequence_advantage
-    from pmpo_verl.metrics import pmpo_metrics
+    """PMPO through ``pmpo_verl.trajectory_loss`` (verl-free, the code ``pmpo_verl.loss`` runs), aggregated with
+    the inline ``agg_loss`` instead of verl's."""
+    from pmpo_verl.trajectory_loss import trajectory_loss
 
-    mask = response_mask.to(torch.bool)
-    dtype = torch.promote_types(log_prob.dtype, torch.float32)
-    log_ratio = log_prob.to(dtype) - old_log_prob.detach().to(dtype)
-    seq_adv = sequence_advantage(advantages.detach().to(dtype), mask)
-    out = pmpo_objective(log_ratio, seq_adv, mask, settings)
-    loss = ref_agg_loss(out.seq_loss.unsqueeze(-1), mask.any(-1, keepdim=True), "seq-mean-token-mean", **batch_info)
-    return loss, pmpo_metrics(out, log_ratio, mask, seq_adv, settings.degenerate_p)
+    loss_mat, loss_mask, metrics = trajectory_loss(old_log_prob, log_prob, advantages, response_mask, settings)
+    return ref_agg_loss(loss_mat, loss_mask, "seq-mean-token-mean", **batch_info), metrics
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -302,18 +296,18 @@ class VerlBackend:
 
 
 class InlineBackend:
-    """No verl: inline re-implementations of verl 0.9.1 ``vanilla``/``geo_mean``; PMPO via ``pmpo_verl.algo``."""
+    """No verl: inline re-implementations of verl 0.9.1 ``vanilla``/``geo_mean``; PMPO via ``pmpo_verl.trajectory_loss``."""
 
     name = "inline"
     description = ("inline reference losses (verl 0.9.1 vanilla/geo_mean math re-implemented in this script) + "
-                   "pmpo_verl.algo.pmpo_objective with seq-mean-token-mean aggregation")
+                   "pmpo_verl.trajectory_loss with seq-mean-token-mean aggregation")
 
     def __init__(self) -> None:
         verl_before = "verl" in sys.modules
-        import pmpo_verl.algo  # noqa: F401  (must not need verl)
+        import pmpo_verl.trajectory_loss  # noqa: F401  (must not need verl)
 
         if not verl_before and "verl" in sys.modules:
-            print("WARNING: importing pmpo_verl / pmpo_verl.algo imported verl; the no-verl path is not verl-free")
+            print("WARNING: importing pmpo_verl.trajectory_loss imported verl; the no-verl path is not verl-free")
 
     def make_call(self, method: Method, old_log_prob, log_prob, advantages, mask) -> Callable:
         info = batch_info_for(mask)
@@ -641,15 +635,15 @@ def self_check(backend, device: torch.device) -> list[str]:
             lines.append(f"storage tracker vs CUDA allocator: comparison failed: {exc!r}")
         lines.append(cuda_matches_cpu())
 
-    # pmpo_verl and pmpo_verl.algo must import without verl (the inline path on a torch-only box).
-    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import pmpo_verl, pmpo_verl.algo, pmpo_verl.metrics; "
+    # The inline path's modules must import without verl (it runs on torch-only boxes).
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import pmpo_verl.trajectory_loss; "
              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'verl'))")
     found = subprocess.run([sys.executable, "-c", probe, str(REPO_ROOT)], capture_output=True, text=True, timeout=300)
     if found.returncode != 0:
-        raise AssertionError(f"importing pmpo_verl.algo in a fresh interpreter failed:\n{found.stderr}")
+        raise AssertionError(f"importing pmpo_verl.trajectory_loss in a fresh interpreter failed:\n{found.stderr}")
     if found.stdout.strip() != "[]":
-        raise AssertionError(f"importing pmpo_verl.algo imports verl modules: {found.stdout.strip()}")
-    lines.append("fresh interpreter: `import pmpo_verl, pmpo_verl.algo, pmpo_verl.metrics` loads no verl module: OK")
+        raise AssertionError(f"importing pmpo_verl.trajectory_loss imports verl modules: {found.stdout.strip()}")
+    lines.append("fresh interpreter: `import pmpo_verl.trajectory_loss` (pmpo_verl, .algo, .metrics) loads no verl module: OK")
 
     if isinstance(backend, VerlBackend):
         inline = InlineBackend()
