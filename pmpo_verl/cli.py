@@ -98,23 +98,30 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--out", required=True, help="output directory (Hugging Face format)")
     tm.add_argument("--seed", type=int, default=0)
     tm.set_defaults(func=_cmd_tiny_model)
+    from .demo.app import LOSSES, DemoOptions
+
+    defaults = DemoOptions()
     demo = sub.add_parser("demo", help="train a tiny model with PMPO through verl's main_ppo on CPU")
-    demo.add_argument("--steps", type=int, default=30, help="PPO steps (default 30)")
-    demo.add_argument("--loss", choices=["pmpo", "grpo", "gmpo"], default="pmpo", help="pmpo, or a fixed-p baseline")
-    demo.add_argument("--out", default="pmpo_demo", help="output directory (default ./pmpo_demo)")
+    demo.add_argument("--steps", type=int, default=defaults.steps, help="PPO steps (default %(default)s)")
+    demo.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="pmpo, or a fixed-p baseline")
+    demo.add_argument("--out", default=defaults.out, help="output directory (default ./%(default)s)")
     demo.add_argument("--compare", action="store_true", help="run pmpo, grpo (p=1) and gmpo (p=0) with the same seed")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=defaults.seed)
     demo.add_argument("--model", default=None, help="an existing local HF model directory instead of the tiny model")
-    demo.add_argument("--warmstart-steps", type=int, default=1000, help="supervised warm-start steps of the tiny model")
     demo.add_argument(
-        "--warmstart-unboxed", type=float, default=0.5,
-        help="share of warm-start solutions ending in **answer** instead of \\boxed{answer} (reward 0; default 0.5)",
+        "--warmstart-steps", type=int, default=defaults.warmstart_steps, help="supervised warm-start steps of the tiny model"
     )
     demo.add_argument(
-        "--val-samples", type=int, default=4,
-        help="validation samples per held-out question: 1 = greedy, n > 1 = mean@n at temperature 1 (default 4)",
+        "--warmstart-unboxed", type=float, default=defaults.warmstart_unboxed,
+        help="share of warm-start solutions ending in **answer** instead of \\boxed{answer} (reward 0; default %(default)s)",
     )
-    demo.add_argument("--threshold", type=float, default=0.75, help="validation accuracy for 'steps to threshold'")
+    demo.add_argument(
+        "--val-samples", type=int, default=defaults.val_samples,
+        help="validation samples per held-out question: 1 = greedy, n > 1 = mean@n at temperature 1 (default %(default)s)",
+    )
+    demo.add_argument(
+        "--threshold", type=float, default=defaults.threshold, help="validation accuracy for 'steps to threshold'"
+    )
     demo.add_argument("--quiet", action="store_true", help="do not echo verl's output (it is in DIR/train.log)")
     demo.add_argument("overrides", nargs="*", help="extra Hydra overrides for main_ppo (after --)")
     demo.set_defaults(func=_cmd_demo)
