@@ -36,6 +36,10 @@ def _cmd_overrides(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.gpu:
+        from .gpu_check import run_gpu_check
+
+        return run_gpu_check(args.engine)
     import importlib.metadata as md
 
     from .plugin_check import probe_plugin
@@ -90,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pmpo-verl {__version__} (verl {VERL_VERSION})")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="check that `import verl` registers the PMPO plugin (surfaces hidden errors)")
+    check.add_argument(
+        "--gpu", action="store_true",
+        help="GPU-node preflight: CUDA devices, NCCL, the versions verl pins, flash-attn imports, the plugin (exit 1 on FAIL)",
+    )
+    check.add_argument(
+        "--engine", choices=("fsdp", "megatron"), default="fsdp",
+        help="with --gpu: the training engine to check for (megatron also needs TransformerEngine, Megatron-Core/Bridge)",
+    )
     check.set_defaults(func=_cmd_check)
     ov = sub.add_parser("overrides", help="print the Hydra overrides that switch a verl command to PMPO")
     ov.add_argument("--method", choices=sorted(BASELINES), default="pmpo", help="pmpo, or a fixed-p baseline")

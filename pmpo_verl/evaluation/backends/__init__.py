@@ -61,7 +61,8 @@ def choose(name: Optional[str]) -> str:
         if not cuda_available():
             raise EvalError("--backend vllm needs a CUDA GPU and none is available; use --backend hf")
         if not vllm_installed():
-            raise EvalError("--backend vllm needs vLLM: pip install 'pmpo-verl[vllm]' (or use --backend hf)")
+            raise EvalError("--backend vllm needs vLLM: bash scripts/install_gpu.sh (README, \"GPU install\"), "
+                          "or pip install vllm==0.24.0 for evaluation only; or use --backend hf")
     return name
 
 
