@@ -23,14 +23,29 @@
 #   LOGGER                comma-separated trainer loggers, default console (e.g. console,wandb)
 #   PROJECT_NAME, EXPERIMENT_NAME, TOTAL_STEPS (500), SAVE_FREQ (50), TEST_FREQ (25), TOTAL_EPOCHS (100)
 #   MAX_RESPONSE_LENGTH (3000), MAX_PROMPT_LENGTH (1024), ROLLOUT_TP, GPU_MEMORY_UTILIZATION, PPO_MAX_TOKEN_LEN
-#   MEGATRON_TP, MEGATRON_PP (megatron recipes)
+#   Memory (docs/reproduce.md, "Memory per GPU"):
+#   MEGATRON_TP, MEGATRON_PP  Megatron tensor / pipeline parallel sizes (7B: 2 / 2, so the resident training state
+#                         leaves room for vLLM; 1.5B: 1 / 1)
+#   MEGATRON_RECOMPUTE    1 (default): full activation recompute of every layer in the Megatron engine
+#                         (override_transformer_config.recompute_*; Megatron ignores enable_gradient_checkpointing,
+#                         which the FSDP recipes always set); 0: off (more memory, about 25% less training compute)
+#   ACTOR_OFFLOAD         0 (default) | 1: move the actor's parameters, gradients and optimizer states to CPU memory
+#                         outside the update (param_offload + optimizer_offload of either engine), for GPUs under
+#                         80 GB; needs host memory for that state (7B: about 15 GB per GPU with FSDP, up to 34 GB
+#                         with Megatron)
+#   Checkpoints (every SAVE_FREQ steps under $OUTPUT_DIR/checkpoints; about 91 GB (FSDP) / 107 GB (Megatron) each
+#   for the 7B models):
+#   MAX_CKPT_TO_KEEP      trainer.max_actor_ckpt_to_keep, default 2 (older ones are deleted); null keeps them all
+#   SAVE_HF_MODEL         0 (default) | 1: also write a Hugging Face model in every checkpoint (FSDP:
+#                         global_step_N/actor/huggingface, about +30 GB for 7B); the Megatron checkpoints already
+#                         hold one (global_step_N/actor/model/huggingface)
 #   PYTHON                interpreter (default python3)
 #   PMPO_EXTERNAL_MODULES_FALLBACK=1  also register through VERL_USE_EXTERNAL_MODULES (runtime env of ray.init)
 #   PMPO_DRY_RUN=1        print the trainer command (one line, shell-quoted) on stdout and exit 0. The input
 #                         checks still run but only warn on stderr, so CI can compose commands without
 #                         model, data or GPUs (PMPO_SKIP_CHECKS=1 silences them).
 #   PMPO_SKIP_CHECKS=1    skip the input checks (e.g. a CPU-only Ray head that submits to GPU workers)
-#   PMPO_SKIP_GPU_CHECK=1 skip only the nvidia-smi check
+#   PMPO_SKIP_GPU_CHECK=1 skip only the GPU checks (nvidia-smi, pmpo-verl check --gpu)
 # Extra arguments of a recipe are appended to the trainer command as Hydra overrides.
 
 PMPO_DEFAULT_BENCHMARKS="aime24,amc,math500,minerva,olympiadbench"
@@ -64,6 +79,7 @@ pmpo_preset() {
             : "${ROLLOUT_TP:=2}"
             : "${PPO_MAX_TOKEN_LEN:=16384}"
             : "${MEGATRON_TP:=2}"
+            : "${MEGATRON_PP:=2}"
             ;;
         qwen2.5-math-1.5b)
             : "${MODEL_PATH:=Qwen/Qwen2.5-Math-1.5B}"
@@ -71,6 +87,7 @@ pmpo_preset() {
             : "${ROLLOUT_TP:=1}"
             : "${PPO_MAX_TOKEN_LEN:=32768}"
             : "${MEGATRON_TP:=1}"
+            : "${MEGATRON_PP:=1}"
             ;;
         r1-distill-qwen-7b)
             : "${MODEL_PATH:=deepseek-ai/DeepSeek-R1-Distill-Qwen-7B}"
@@ -78,6 +95,7 @@ pmpo_preset() {
             : "${ROLLOUT_TP:=2}"
             : "${PPO_MAX_TOKEN_LEN:=16384}"
             : "${MEGATRON_TP:=2}"
+            : "${MEGATRON_PP:=2}"
             ;;
         *)
             pmpo_die "unknown preset '$1' (qwen2.5-math-7b, qwen2.5-math-1.5b, r1-distill-qwen-7b)"
@@ -96,6 +114,12 @@ pmpo_hydra_list() {
         [[ -n "${item}" ]] && items+=("${item}")
     done
     echo "[${items[*]}]"
+}
+
+# pmpo_check_setting NAME REGEX HINT: a recipe setting that does not match is a configuration error (also in a dry
+# run), not a silently different run.
+pmpo_check_setting() {
+    [[ "${!1}" =~ $2 ]] || pmpo_die "$1='${!1}' is not valid ($3)"
 }
 
 # Overrides that select the method (keep in sync with `pmpo-verl overrides --method ...`).
@@ -158,8 +182,10 @@ GPUS_PER_NODE=${GPUS_PER_NODE} (set GPUS_PER_NODE, or PMPO_SKIP_GPU_CHECK=1 on a
         fi
     fi
     if [[ "${PMPO_DRY_RUN:-0}" != "1" ]]; then
-        "${PYTHON}" -m pmpo_verl.cli check >&2 || pmpo_die "the PMPO plugin is not usable in ${PYTHON} \
-(install pmpo-verl on every node; see README.md)"
+        local check=(check)
+        [[ "${PMPO_SKIP_GPU_CHECK:-0}" == "1" ]] || check+=(--gpu --engine "${PMPO_ENGINE:-fsdp}")
+        "${PYTHON}" -m pmpo_verl.cli "${check[@]}" >&2 || pmpo_die "pmpo-verl ${check[*]} failed in ${PYTHON} \
+(fix the FAIL lines above; install with scripts/install_gpu.sh on every node, see README.md)"
     fi
 }
 
@@ -183,7 +209,14 @@ pmpo_build_command() {
     : "${MAX_PROMPT_LENGTH:=1024}"
     : "${MAX_RESPONSE_LENGTH:=3000}"
     : "${GPU_MEMORY_UTILIZATION:=0.6}"
-    : "${MEGATRON_PP:=1}"
+    : "${MEGATRON_RECOMPUTE:=1}"
+    : "${ACTOR_OFFLOAD:=0}"
+    : "${MAX_CKPT_TO_KEEP:=2}"
+    : "${SAVE_HF_MODEL:=0}"
+    pmpo_check_setting MEGATRON_RECOMPUTE '^[01]$' "0 or 1"
+    pmpo_check_setting ACTOR_OFFLOAD '^[01]$' "0 or 1"
+    pmpo_check_setting SAVE_HF_MODEL '^[01]$' "0 or 1"
+    pmpo_check_setting MAX_CKPT_TO_KEEP '^([1-9][0-9]*|null)$' "a positive number of checkpoints, or null to keep all"
 
     local b
     if [[ -z "${TRAIN_FILES:-}" ]]; then
@@ -203,23 +236,46 @@ pmpo_build_command() {
     pmpo_method_overrides "${method}"
 
     PMPO_CMD=("${PYTHON}" -m verl.trainer.main_ppo)
+    local offload=False
+    [[ "${ACTOR_OFFLOAD}" == "1" ]] && offload=True
     local -a engine_args=()
     case "${PMPO_ENGINE}" in
         fsdp)
             engine_args=(
                 "actor_rollout_ref.actor.optim.lr_scheduler_type=constant"
-                "actor_rollout_ref.actor.fsdp_config.param_offload=False"
-                "actor_rollout_ref.actor.fsdp_config.optimizer_offload=False"
+                "actor_rollout_ref.model.enable_gradient_checkpointing=True"
+                "actor_rollout_ref.actor.fsdp_config.param_offload=${offload}"
+                "actor_rollout_ref.actor.fsdp_config.optimizer_offload=${offload}"
             ) ;;
         megatron)
+            # The Megatron engine never reads model.enable_gradient_checkpointing; its recompute lives in the
+            # TransformerConfig overrides (a reference model, if any, inherits them).
             engine_args=(
                 "model_engine=megatron"
                 "actor_rollout_ref.actor.optim.lr_decay_style=constant"
                 "actor_rollout_ref.actor.megatron.tensor_model_parallel_size=${MEGATRON_TP}"
                 "actor_rollout_ref.actor.megatron.pipeline_model_parallel_size=${MEGATRON_PP}"
-            ) ;;
+                "actor_rollout_ref.actor.megatron.param_offload=${offload}"
+                "actor_rollout_ref.actor.megatron.optimizer_offload=${offload}"
+            )
+            if [[ "${MEGATRON_RECOMPUTE}" == "1" ]]; then
+                local tf="actor_rollout_ref.actor.megatron.override_transformer_config"
+                engine_args+=(
+                    "${tf}.recompute_granularity=full"
+                    "${tf}.recompute_method=uniform"
+                    "${tf}.recompute_num_layers=1"
+                )
+            fi ;;
         *) pmpo_die "unknown ENGINE '${PMPO_ENGINE}' (fsdp, megatron)" ;;
     esac
+    local -a ckpt_args=("trainer.max_actor_ckpt_to_keep=${MAX_CKPT_TO_KEEP}")
+    if [[ "${SAVE_HF_MODEL}" == "1" ]]; then
+        # load_contents would follow save_contents; a resume reads the sharded model, never the HF export
+        ckpt_args+=(
+            "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
+            "actor_rollout_ref.actor.checkpoint.load_contents=[model,optimizer,extra]"
+        )
+    fi
 
     PMPO_CMD+=(
         "${engine_args[@]}"
@@ -240,7 +296,6 @@ pmpo_build_command() {
         "data.shuffle=True"
         "actor_rollout_ref.model.path=${MODEL_PATH}"
         "actor_rollout_ref.model.use_remove_padding=True"
-        "actor_rollout_ref.model.enable_gradient_checkpointing=True"
         "actor_rollout_ref.actor.optim.lr=1e-6"
         "actor_rollout_ref.actor.optim.lr_warmup_steps=0"
         "actor_rollout_ref.actor.ppo_mini_batch_size=16"
@@ -270,6 +325,7 @@ pmpo_build_command() {
         "trainer.total_epochs=${TOTAL_EPOCHS}"
         "trainer.total_training_steps=${TOTAL_STEPS}"
         "trainer.save_freq=${SAVE_FREQ}"
+        "${ckpt_args[@]}"
         "trainer.test_freq=${TEST_FREQ}"
         "trainer.val_before_train=True"
         "trainer.critic_warmup=0"

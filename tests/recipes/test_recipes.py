@@ -34,7 +34,11 @@ RECIPE_ENV_KEYS = ("MODEL_PATH", "DATA_DIR", "TRAIN_FILES", "VAL_FILES", "VAL_BE
                    "OUTPUT_DIR", "LOGGER", "PROJECT_NAME", "EXPERIMENT_NAME", "TOTAL_STEPS", "TOTAL_EPOCHS",
                    "SAVE_FREQ", "TEST_FREQ", "MAX_RESPONSE_LENGTH", "MAX_PROMPT_LENGTH", "ROLLOUT_TP",
                    "GPU_MEMORY_UTILIZATION", "PPO_MAX_TOKEN_LEN", "MEGATRON_TP", "MEGATRON_PP", "PYTHON", "TEMPLATE",
-                   "RAY_ADDRESS", "RUNTIME_ENV")
+                   "RAY_ADDRESS", "RUNTIME_ENV", "MEGATRON_RECOMPUTE", "ACTOR_OFFLOAD", "MAX_CKPT_TO_KEEP",
+                   "SAVE_HF_MODEL")
+MEGATRON_RECIPE = EXAMPLES / "pmpo" / "run_qwen2.5_math_7b_megatron.sh"
+FSDP_RECIPES = [r for r in RECIPES if "megatron" not in r.name]
+RECOMPUTE_KEY = "actor_rollout_ref.actor.megatron.override_transformer_config.recompute_"
 
 
 def recipe_id(path: Path) -> str:
@@ -177,6 +181,82 @@ def test_megatron_recipe_uses_the_megatron_engine():
     assert (actor.megatron.tensor_model_parallel_size, actor.megatron.pipeline_model_parallel_size) == (4, 2)
 
 
+# ---- memory (docs/reproduce.md, "Memory per GPU") and checkpoints -----------------------------------------
+
+def test_megatron_recipe_recomputes_and_keeps_pp2_by_default():
+    # Megatron ignores model.enable_gradient_checkpointing (only the FSDP and veomni engines read it): without
+    # recompute, TP2/PP1 keeps ~32 GiB of training state beside vLLM's 0.6 x 80 GB plus ~34 GiB of activations.
+    argv = dry_run_argv(MEGATRON_RECIPE)
+    cfg, overrides = compose_recipe(argv)
+    assert f"{RECOMPUTE_KEY}granularity=full" in overrides
+    assert f"{RECOMPUTE_KEY}method=uniform" in overrides
+    assert f"{RECOMPUTE_KEY}num_layers=1" in overrides
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    tf = actor.megatron.override_transformer_config
+    assert (tf["recompute_granularity"], tf["recompute_method"], tf["recompute_num_layers"]) == ("full", "uniform", 1)
+    assert tf["recompute_modules"] == ["core_attn"]  # verl's default, unused with full granularity
+    assert (actor.megatron.tensor_model_parallel_size, actor.megatron.pipeline_model_parallel_size) == (2, 2)
+    assert (actor.megatron.param_offload, actor.megatron.optimizer_offload) == (False, False)
+    # a reference model (if KL were on) inherits the actor's override_transformer_config
+    ref_tf = cfg.actor_rollout_ref.ref.megatron.override_transformer_config
+    assert ref_tf.recompute_granularity == "full" and ref_tf.recompute_num_layers == 1
+
+
+def test_megatron_knobs_for_other_gpus():
+    argv = dry_run_argv(MEGATRON_RECIPE, MEGATRON_RECOMPUTE="0", ACTOR_OFFLOAD="1", MEGATRON_PP="1")
+    cfg, overrides = compose_recipe(argv)
+    assert not [o for o in overrides if o.startswith(RECOMPUTE_KEY)]
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    assert actor.megatron.override_transformer_config["recompute_granularity"] is None
+    assert actor.megatron.pipeline_model_parallel_size == 1
+    assert (actor.megatron.param_offload, actor.megatron.optimizer_offload) == (True, True)
+    assert cfg.actor_rollout_ref.ref.megatron.param_offload is True
+
+
+@pytest.mark.parametrize("recipe", FSDP_RECIPES, ids=recipe_id)
+def test_fsdp_recipes_keep_gradient_checkpointing(recipe):
+    cfg, overrides = compose_recipe(dry_run_argv(recipe))
+    assert "actor_rollout_ref.model.enable_gradient_checkpointing=True" in overrides
+    assert cfg.actor_rollout_ref.model.enable_gradient_checkpointing is True
+    assert not [o for o in overrides if o.startswith(RECOMPUTE_KEY)]
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    assert actor.strategy in ("fsdp", "fsdp2")
+    assert (actor.fsdp_config.param_offload, actor.fsdp_config.optimizer_offload) == (False, False)
+    cfg, _ = compose_recipe(dry_run_argv(recipe, ACTOR_OFFLOAD="1"))
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    assert (actor.fsdp_config.param_offload, actor.fsdp_config.optimizer_offload) == (True, True)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=recipe_id)
+def test_checkpoints_keep_two_by_default_and_honour_the_environment(recipe):
+    cfg, overrides = compose_recipe(dry_run_argv(recipe))
+    assert "trainer.max_actor_ckpt_to_keep=2" in overrides
+    assert cfg.trainer.max_actor_ckpt_to_keep == 2
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    assert list(actor.checkpoint.save_contents) == ["model", "optimizer", "extra"]
+    cfg, _ = compose_recipe(dry_run_argv(recipe, MAX_CKPT_TO_KEEP="5"))
+    assert cfg.trainer.max_actor_ckpt_to_keep == 5
+    cfg, _ = compose_recipe(dry_run_argv(recipe, MAX_CKPT_TO_KEEP="null"))  # verl's "keep every checkpoint"
+    assert cfg.trainer.max_actor_ckpt_to_keep is None
+
+
+@pytest.mark.parametrize("recipe", [EXAMPLES / "pmpo" / "run_qwen2.5_math_7b.sh", MEGATRON_RECIPE], ids=recipe_id)
+def test_save_hf_model_adds_hf_model_to_save_contents(recipe):
+    cfg, _ = compose_recipe(dry_run_argv(recipe, SAVE_HF_MODEL="1"))
+    actor = omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)
+    assert list(actor.checkpoint.save_contents) == ["model", "optimizer", "extra", "hf_model"]
+    # loading a checkpoint for resume reads the sharded model and optimizer, never the HF export
+    assert list(actor.checkpoint.load_contents) == ["model", "optimizer", "extra"]
+
+
+@pytest.mark.parametrize("env", [{"MAX_CKPT_TO_KEEP": "two"}, {"MAX_CKPT_TO_KEEP": "0"}, {"SAVE_HF_MODEL": "yes"},
+                                 {"ACTOR_OFFLOAD": "true"}, {"MEGATRON_RECOMPUTE": "full"}])
+def test_invalid_memory_and_checkpoint_settings_fail(env):
+    proc = run_script(MEGATRON_RECIPE, PMPO_DRY_RUN="1", PMPO_SKIP_CHECKS="1", **env)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert proc.stderr.startswith("error:") and next(iter(env)) in proc.stderr, proc.stderr
+
+
 def test_environment_and_extra_overrides_reach_the_command(tmp_path):
     recipe = EXAMPLES / "pmpo" / "run_qwen2.5_math_1.5b.sh"
     argv = dry_run_argv(recipe, "trainer.save_freq=7", "+actor_rollout_ref.actor.policy_loss.clip_saturation=0.05",
@@ -274,9 +354,23 @@ def test_complete_inputs_check_the_plugin_then_exec_the_trainer(tmp_path):
     proc = run_script(EXAMPLES / "pmpo" / "run_qwen2.5_math_7b.sh", PYTHON=str(fake), **env)
     assert proc.returncode == 0, proc.stderr
     calls = log.read_text().splitlines()
-    assert calls[0] == "-m pmpo_verl.cli check"
+    assert calls[0] == "-m pmpo_verl.cli check --gpu --engine fsdp"
     assert calls[1].startswith("-m verl.trainer.main_ppo ") and "reward.custom_reward_function.path=pkg://reward" in calls[1]
     assert (Path(env["OUTPUT_DIR"]) / "command.txt").read_text().startswith(str(fake))
+
+
+@pytest.mark.parametrize("recipe, skip_gpu, check", [
+    ("run_qwen2.5_math_7b_megatron.sh", "0", "-m pmpo_verl.cli check --gpu --engine megatron"),
+    ("run_qwen2.5_math_7b.sh", "1", "-m pmpo_verl.cli check"),  # a GPU-less head node: the plugin check only
+])
+def test_the_node_check_follows_the_engine_and_the_gpu_skip(tmp_path, recipe, skip_gpu, check):
+    fake, log = _fake_python(tmp_path)
+    env = _inputs(tmp_path)
+    env["PATH"] = _path_without_nvidia_smi(tmp_path)
+    _fake_nvidia_smi(tmp_path / "bin", 8)
+    proc = run_script(EXAMPLES / "pmpo" / recipe, PYTHON=str(fake), PMPO_SKIP_GPU_CHECK=skip_gpu, **env)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().splitlines()[0] == check
 
 
 def test_skip_checks_and_dry_run_output_is_only_the_command(tmp_path):
