@@ -1,5 +1,6 @@
 """Prompt templates: the paper's ``qwen_math`` (Qwen ChatML with the boxed-answer system prompt), an
-R1-Zero style ``r1`` template, the tokenizer's own chat template (``chat``) and ``plain`` text."""
+R1-Zero style ``r1`` template, the tokenizer's own chat template (``chat``; ``r1d`` is the same prompt under the
+name the R1-Distill training data uses) and ``plain`` text."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ R1 = ("A conversation between User and Assistant. The User asks a question, and 
       "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
       "<answer> answer here </answer>.\nUser: {question}\nAssistant: <think>")
 PLAIN = "Question: {question}\n" + BOXED_INSTRUCTION + "\nAnswer:"
-TEMPLATES = ("qwen_math", "r1", "chat", "plain")
+TEMPLATES = ("qwen_math", "r1", "chat", "r1d", "plain")
+# Templates rendered by the tokenizer's chat template. ``r1d`` is the R1-Distill training prompt of
+# examples/data_preprocess/_pmpo_data.py (no system message, user = problem + "\n" + the boxed instruction, the
+# model's chat template applied by verl): exactly what ``chat`` renders.
+CHAT_TEMPLATES = ("chat", "r1d")
 
 
 def render(template: str, question: str, tokenizer=None) -> str:
@@ -25,9 +30,10 @@ def render(template: str, question: str, tokenizer=None) -> str:
         return R1.replace("{question}", question)
     if template == "plain":
         return PLAIN.replace("{question}", question)
-    if template == "chat":
+    if template in CHAT_TEMPLATES:
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            raise EvalError("--template chat needs a tokenizer with a chat template; use --template qwen_math or plain")
+            raise EvalError(f"--template {template} needs a tokenizer with a chat template; "
+                            "use --template qwen_math or plain")
         messages = [{"role": "user", "content": question + "\n" + BOXED_INSTRUCTION}]
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     raise EvalError(f"unknown template {template!r}; choose from {', '.join(TEMPLATES)}")
@@ -35,4 +41,4 @@ def render(template: str, question: str, tokenizer=None) -> str:
 
 def adds_special_tokens(template: str) -> bool:
     """Chat-template text already holds the model's BOS (if any); other templates let the tokenizer add it."""
-    return template != "chat"
+    return template not in CHAT_TEMPLATES

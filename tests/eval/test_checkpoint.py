@@ -9,12 +9,16 @@ from pmpo_verl.evaluation import checkpoint
 from pmpo_verl.evaluation.errors import EvalError
 
 
-def make_verl_ckpt(root, steps=(2, 5)):
+def make_verl_ckpt(root, tiny_model, steps=(2, 5)):
+    """FSDP layout (verl 0.9.1 fsdp_checkpoint_manager.py): shards, fsdp_config.json, huggingface/ config+tokenizer."""
     for s in steps:
         actor = root / f"global_step_{s}" / "actor"
-        actor.mkdir(parents=True)
-        (actor / "fsdp_config.json").write_text("{}")
+        (actor / "huggingface").mkdir(parents=True)
+        (actor / "fsdp_config.json").write_text('{"FSDP_version": 2, "world_size": 1}')
         (actor / "model_world_size_1_rank_0.pt").write_text("x")
+        for name in os.listdir(tiny_model):
+            if not name.endswith(".safetensors"):
+                shutil.copy(os.path.join(tiny_model, name), actor / "huggingface" / name)
     (root / "latest_checkpointed_iteration.txt").write_text(str(max(steps)))
     return root
 
@@ -29,7 +33,7 @@ def test_hf_dir_and_errors(tmp_path, tiny_model):
 
 
 def test_verl_checkpoint_is_merged_once(tmp_path, tiny_model):
-    root = make_verl_ckpt(tmp_path / "ckpts")
+    root = make_verl_ckpt(tmp_path / "ckpts", tiny_model)
     calls = []
 
     def fake_merger(cmd):  # stands in for `python -m verl.model_merger merge ...`
@@ -47,8 +51,8 @@ def test_verl_checkpoint_is_merged_once(tmp_path, tiny_model):
     assert len(calls) == 2 and other != out
 
 
-def test_failed_merge_is_a_clear_error(tmp_path):
-    root = make_verl_ckpt(tmp_path / "ckpts", steps=(1,))
+def test_failed_merge_is_a_clear_error(tmp_path, tiny_model):
+    root = make_verl_ckpt(tmp_path / "ckpts", tiny_model, steps=(1,))
 
     def failing(cmd):
         raise EvalError("verl checkpoint merge failed (boom)")

@@ -3,6 +3,7 @@ process per group of ``tensor_parallel_size`` GPUs; per-sample seeds make sampli
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Optional, Sequence
 
@@ -11,7 +12,7 @@ from . import Generation, Request, SamplingSettings
 
 
 def _engine(model_path: str, tp: int, dtype: str, seed: int, gpu_memory_utilization: float,
-            max_model_len: Optional[int]):
+            max_model_len: Optional[int]):  # pragma: no cover - GPU only
     from vllm import LLM
 
     kwargs = {"model": model_path, "tensor_parallel_size": tp, "dtype": dtype, "seed": seed,
@@ -24,7 +25,7 @@ def _engine(model_path: str, tp: int, dtype: str, seed: int, gpu_memory_utilizat
         return LLM(**kwargs)
 
 
-def _run(llm, requests: Sequence[Request], s: SamplingSettings) -> list[Generation]:
+def _run(llm, requests: Sequence[Request], s: SamplingSettings) -> list[Generation]:  # pragma: no cover - GPU only
     if not requests:
         return []
     from vllm import SamplingParams
@@ -40,78 +41,90 @@ def _run(llm, requests: Sequence[Request], s: SamplingSettings) -> list[Generati
     return gens
 
 
-def _dp_worker(rank: int, gpus: str, args: tuple, inbox, outbox) -> None:  # pragma: no cover - GPU only
-    os.environ["CUDA_VISIBLE_DEVICES"] = gpus
+def vllm_worker(model_path: str, tp: int, dtype: str, seed: int, gpu_memory_utilization: float,
+                max_model_len: Optional[int]):  # pragma: no cover - GPU only
+    """The data-parallel child's worker (see :mod:`.dp_pool`): builds the engine, returns ``run(requests, s)``."""
+    return functools.partial(_run, _engine(model_path, tp, dtype, seed, gpu_memory_utilization, max_model_len))
+
+
+VLLM_WORKER = f"{__name__}:vllm_worker"
+START_TIMEOUT_ENV, CHUNK_TIMEOUT_ENV = "PMPO_EVAL_VLLM_START_TIMEOUT", "PMPO_EVAL_VLLM_CHUNK_TIMEOUT"
+DEFAULT_START_TIMEOUT = 1800.0  # engine start-up (weights download, load, CUDA graphs) can take many minutes
+CHUNK_PER_ENGINE = 1024  # prompts per engine and chunk (a chunk is saved before the next starts)
+
+
+def _seconds(env: str, default: Optional[float]) -> Optional[float]:
+    """A timeout from the environment: seconds, ``0`` or empty meaning none."""
+    raw = os.environ.get(env, "").strip()
+    if not raw:
+        return default
     try:
-        llm = _engine(*args)
-        outbox.put((rank, "ready", None))
-        while True:
-            job = inbox.get()
-            if job is None:
-                return
-            reqs, settings = job
-            outbox.put((rank, "ok", _run(llm, reqs, settings)))
-    except BaseException as exc:
-        outbox.put((rank, "error", f"{type(exc).__name__}: {exc}"))
+        value = float(raw)
+    except ValueError:
+        raise EvalError(f"{env}={raw!r} is not a number of seconds (0 means no limit)") from None
+    return value if value > 0 else None
 
 
 class VLLMBackend:
+    """``data_parallel_size`` 1: one engine in this process. More: one worker process per engine
+    (:class:`.dp_pool.DPPool`), each on ``tensor_parallel_size`` GPUs of ``gpu_ids`` (default: the visible ones).
+    ``worker`` (a ``"module:function"``) replaces the vLLM engine in tests; the timeouts default to the
+    environment (``PMPO_EVAL_VLLM_START_TIMEOUT``, 1800 s; ``PMPO_EVAL_VLLM_CHUNK_TIMEOUT``, none)."""
+
     def __init__(self, model_path: str, tokenizer, tensor_parallel_size: int = 1, data_parallel_size: int = 1,
                  dtype: str = "auto", seed: int = 0, gpu_memory_utilization: float = 0.9,
-                 max_model_len: Optional[int] = None):
-        import torch
-
+                 max_model_len: Optional[int] = None, *, worker: str = VLLM_WORKER,
+                 gpu_ids: Optional[Sequence[str]] = None, start_timeout: Optional[float] = None,
+                 chunk_timeout: Optional[float] = None, stop_timeout: float = 30.0, kill_timeout: float = 5.0):
         self.tp, self.dp = max(1, tensor_parallel_size), max(1, data_parallel_size)
-        have = torch.cuda.device_count()
-        if self.tp * self.dp > have:
+        if gpu_ids is None:
+            import torch
+
+            have = torch.cuda.device_count()
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            gpu_ids = visible.split(",")[:have] if visible else [str(i) for i in range(have)]
+        gpu_ids = [str(g).strip() for g in gpu_ids]
+        if self.tp * self.dp > len(gpu_ids):
             raise EvalError(f"--tensor-parallel-size {self.tp} x --data-parallel-size {self.dp} needs "
-                            f"{self.tp * self.dp} GPUs, {have} visible")
+                            f"{self.tp * self.dp} GPUs, {len(gpu_ids)} visible")
         args = (model_path, self.tp, dtype, seed, gpu_memory_utilization, max_model_len)
-        self.chunk_size = 1024 * self.dp
-        if self.dp == 1:
+        self.chunk_size = CHUNK_PER_ENGINE * self.dp
+        self.pool = None
+        if self.dp == 1:  # pragma: no cover - GPU only
             try:
                 self.llm = _engine(*args)
             except Exception as exc:
                 raise EvalError(f"vLLM cannot load model {model_path!r}: {str(exc).strip()[:300]}") from None
             return
-        import multiprocessing as mp
+        from .dp_pool import DPPool
 
-        ctx = mp.get_context("spawn")
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        ids = visible.split(",") if visible else [str(i) for i in range(have)]
-        self.outbox = ctx.Queue()
-        self.inboxes, self.procs = [], []
-        for r in range(self.dp):
-            inbox = ctx.Queue()
-            p = ctx.Process(target=_dp_worker, args=(r, ",".join(ids[r * self.tp:(r + 1) * self.tp]), args, inbox,
-                                                     self.outbox))  # not daemonic: vLLM starts its own processes
-            p.start()
-            self.inboxes.append(inbox)
-            self.procs.append(p)
-        for _ in range(self.dp):
-            rank, status, payload = self.outbox.get()
-            if status == "error":
-                raise EvalError(f"vLLM data-parallel worker {rank} failed: {payload[:300]}")
+        start_timeout = start_timeout if start_timeout is not None else _seconds(START_TIMEOUT_ENV,
+                                                                                  DEFAULT_START_TIMEOUT)
+        chunk_timeout = chunk_timeout if chunk_timeout is not None else _seconds(CHUNK_TIMEOUT_ENV, None)
+        groups = [",".join(gpu_ids[r * self.tp:(r + 1) * self.tp]) for r in range(self.dp)]
+        self.pool = DPPool(worker, args, groups, start_timeout=start_timeout, job_timeout=chunk_timeout,
+                           stop_timeout=stop_timeout, kill_timeout=kill_timeout,
+                           start_hint=f"; set {START_TIMEOUT_ENV}=SECONDS to wait longer",
+                           job_hint=f"; set {CHUNK_TIMEOUT_ENV}=SECONDS (0: no limit) to wait longer")
+        self.pool.start()  # closes the workers itself when one fails or does not start in time
 
     def generate(self, requests: Sequence[Request], settings: SamplingSettings) -> list[Generation]:
-        if self.dp == 1:
+        if self.pool is None:  # pragma: no cover - GPU only
             return _run(self.llm, requests, settings)
         shards = [list(requests[r::self.dp]) for r in range(self.dp)]
-        for r, shard in enumerate(shards):
-            self.inboxes[r].put((shard, settings))
-        results: dict[int, list[Generation]] = {}
-        for _ in range(self.dp):
-            rank, status, payload = self.outbox.get()
-            if status == "error":
-                raise EvalError(f"vLLM data-parallel worker {rank} failed: {payload[:300]}")
-            results[rank] = payload
+        try:
+            results = self.pool.map([(shard, settings) for shard in shards])
+        except EvalError as exc:
+            raise EvalError(f"{exc}; the finished chunks are saved, rerun the same command to resume") from None
         out: list[Optional[Generation]] = [None] * len(requests)
-        for r in range(self.dp):
-            out[r::self.dp] = results[r]
+        for r, res in enumerate(results):
+            if len(res) != len(shards[r]):
+                self.close()
+                raise EvalError(f"vLLM data-parallel worker {r} returned {len(res)} generations for "
+                                f"{len(shards[r])} requests")
+            out[r::self.dp] = res
         return out  # type: ignore[return-value]
 
     def close(self) -> None:
-        for inbox in getattr(self, "inboxes", []):
-            inbox.put(None)
-        for p in getattr(self, "procs", []):
-            p.join(timeout=30)
+        if self.pool is not None:
+            self.pool.close()
