@@ -35,7 +35,27 @@ def _cmd_overrides(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_command(args: argparse.Namespace) -> int:
+    from .command_check import check_command, format_report, parse_command
+
+    text = sys.stdin.read() if args.command_line == "-" else args.command_line
+    cmd = parse_command(text or "").extended(parse_command(list(args.overrides)))
+    if not cmd.overrides and not cmd.hidden:
+        print("error: no Hydra overrides found in the command (give `--command \"python3 -m verl.trainer.main_ppo ...\"` "
+              "or the overrides after `--`)")
+        return 2
+    report = check_command(cmd)
+    for line in format_report(report, len(cmd.overrides)):
+        print(line)
+    return 1 if report.errors else 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
+    if args.command_line is not None or args.overrides:
+        if args.gpu:
+            print("error: `check --gpu` checks this node; check a command without --gpu")
+            return 2
+        return _cmd_check_command(args)
     if args.gpu:
         from .gpu_check import run_gpu_check
 
@@ -101,6 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--engine", choices=("fsdp", "megatron"), default="fsdp",
         help="with --gpu: the training engine to check for (megatron also needs TransformerEngine, Megatron-Core/Bridge)",
+    )
+    check.add_argument(
+        "--command", dest="command_line", metavar="COMMAND",
+        help="check a main_ppo command line (quoted; '-' reads it from stdin) for PMPO misconfigurations: composes it "
+             "with verl's Hydra config; exit 1 on errors, 0 with warnings only",
+    )
+    check.add_argument(
+        "overrides", nargs="*", metavar="OVERRIDE",
+        help="or the command's Hydra overrides themselves (after --), checked the same way",
     )
     check.set_defaults(func=_cmd_check)
     ov = sub.add_parser("overrides", help="print the Hydra overrides that switch a verl command to PMPO")

@@ -1,7 +1,10 @@
 """``PMPOPolicyLossConfig``: verl's ``PolicyLossConfig`` plus the PMPO hyper-parameters.
 
 Select it with ``actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig``
-and set knobs with ``+actor_rollout_ref.actor.policy_loss.<field>=<value>``. The defaults are those of
+together with ``actor_rollout_ref.actor.policy_loss.loss_mode=pmpo`` (verl's actor yaml sets
+``loss_mode: vanilla``, and a ``_target_`` override keeps it: the class refuses any other loss mode, so that
+the vanilla loss cannot run with the PMPO knobs silently ignored), and set knobs with
+``+actor_rollout_ref.actor.policy_loss.<field>=<value>``. The defaults are those of
 :class:`pmpo_verl.algo.PMPOSettings`; values are validated when the config is built, so a typo fails
 at start-up in the worker that builds the actor config, not in the middle of training.
 """
@@ -14,6 +17,7 @@ from typing import Optional
 from verl.workers.config.actor import PolicyLossConfig
 
 from .algo.objective import PMPOSettings
+from .command_check import loss_mode_error
 
 _DEFAULTS = PMPOSettings()
 
@@ -55,12 +59,16 @@ class PMPOPolicyLossConfig(PolicyLossConfig):
         parent_post_init = getattr(super(), "__post_init__", None)
         if parent_post_init is not None:
             parent_post_init()
+        if self.loss_mode != "pmpo":
+            raise ValueError(loss_mode_error(self.loss_mode))
         self.settings(eps_low=_DEFAULTS.eps_low, eps_high=_DEFAULTS.eps_high)  # validates the knobs
+        # The worker that builds this config computes the loss: make sure it is registered there. verl's entry
+        # point has normally imported pmpo_verl.register already (then this is a lookup in sys.modules); where
+        # entry points are disabled this registers the loss, and where the entry point failed (verl hides the
+        # error) it raises the real import error here, at start-up.
+        from . import register  # noqa: F401
 
     def settings(self, eps_low: float, eps_high: float) -> PMPOSettings:
         """The objective's settings for the given log-space clip bounds."""
         return PMPOSettings.from_mapping(self, eps_low, eps_high)
 
-
-# Hydra imports this module in every worker that builds the actor config: make sure the loss exists there.
-from . import register  # noqa: E402,F401  (import for its registration side effect)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .. import VERL_VERSION
 
@@ -58,6 +58,21 @@ def check_cpu_settings(overrides: Iterable[str], cuda_available: bool | None = N
             "The CPU demo runs verl with VERL_PLATFORM=cpu, trainer.device=cpu, one (logical) device, "
             "actor_rollout_ref.rollout.name=hf and actor.strategy=fsdp2; drop these overrides, or run on a GPU "
             "machine with the overrides from `pmpo-verl overrides`."
+        )
+
+
+def check_main_ppo_command(command: Sequence[str], log: Callable[[str], None] = print) -> None:
+    """The rules of ``pmpo-verl check --command`` (pmpo_verl.command_check) on the demo's ``main_ppo`` command,
+    the user's extra overrides included: errors stop the demo, warnings are printed."""
+    from ..command_check import check_command
+
+    report = check_command(list(command))
+    for finding in report.warnings:
+        log(str(finding))
+    if report.errors:
+        raise DemoError(
+            "the main_ppo command (with your extra overrides) has errors (the checks of `pmpo-verl check --command`):\n"
+            + "\n".join(str(f) for f in report.errors)
         )
 
 

@@ -5,13 +5,16 @@ import sys
 
 import pytest
 
+from pmpo_verl.command_check import BYPASS_MESSAGE, loss_mode_error
 from pmpo_verl.demo.preflight import (
     DemoError,
     check_cpu_settings,
+    check_main_ppo_command,
     check_model_path,
     check_plugin,
     check_verl_version,
 )
+from pmpo_verl.demo.runner import TrainSettings, build_command
 
 
 def _cli(*args):
@@ -67,3 +70,32 @@ def test_bad_validation_sample_count_is_refused(tmp_path):
     proc = _cli("demo", "--out", str(tmp_path), "--val-samples", "0")
     assert proc.returncode == 2 and "--val-samples must be at least 1" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "model").exists()  # refused before anything was built
+
+
+def _demo_command(loss="pmpo", extra=()):
+    return build_command(TrainSettings("/m", "/d/train.parquet", "/d/val.parquet", "/out", loss=loss, extra=list(extra)))
+
+
+@pytest.mark.parametrize("loss", ["pmpo", "grpo", "gmpo"])
+def test_the_demo_command_passes_the_command_check(loss):
+    logged = []
+    check_main_ppo_command(_demo_command(loss), log=logged.append)
+    assert logged == []
+
+
+def test_bypass_mode_in_the_extra_overrides_warns_like_pmpo_verl_check():
+    logged = []
+    check_main_ppo_command(_demo_command(extra=["algorithm.rollout_correction.bypass_mode=True"]), log=logged.append)
+    assert logged == [f"warning: {BYPASS_MESSAGE}"]
+
+
+def test_a_loss_mode_override_that_drops_pmpo_stops_the_demo():
+    with pytest.raises(DemoError, match="the main_ppo command .with your extra overrides. has errors") as info:
+        check_main_ppo_command(_demo_command(extra=["actor_rollout_ref.actor.policy_loss.loss_mode=vanilla"]), log=print)
+    assert loss_mode_error("vanilla") in str(info.value)
+
+
+def test_cli_refuses_the_misconfigured_demo_before_building_anything(tmp_path):
+    proc = _cli("demo", "--out", str(tmp_path), "--", "actor_rollout_ref.actor.policy_loss.loss_mode=vanilla")
+    assert proc.returncode == 2 and loss_mode_error("vanilla") in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "model").exists()

@@ -70,3 +70,66 @@ def test_probe_reports_the_cpu_backend_only_where_it_is_asked_for():
     assert not probe_plugin().cpu_platform  # GPU users: the CPU backend is never loaded
     status = probe_plugin(env_with(VERL_PLATFORM="cpu"))
     assert status.ok and status.cpu_backend_ok and status.error is None
+
+
+_BUILD_ACTOR_CONFIG = textwrap.dedent(
+    """
+    import os, sys
+    import pmpo_verl.config  # what Hydra's instantiate imports for the _target_
+    imported_register = "pmpo_verl.register" in sys.modules
+    from hydra import compose, initialize_config_dir
+    import verl
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY
+    before = "pmpo" in POLICY_LOSS_REGISTRY
+    with initialize_config_dir(config_dir=os.path.join(os.path.dirname(verl.__file__), "trainer", "config"), version_base=None):
+        cfg = compose(config_name="ppo_trainer", overrides=[
+            "actor_rollout_ref.actor.policy_loss.loss_mode=pmpo",
+            "actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig",
+            "actor_rollout_ref.actor.ppo_mini_batch_size=16", "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4",
+        ])
+    omega_conf_to_dataclass(cfg.actor_rollout_ref.actor)  # ActorRolloutRefWorker.init_model
+    print("RESULT", imported_register, before, "pmpo" in POLICY_LOSS_REGISTRY)
+    """
+)
+
+
+def _build_actor_config(env):
+    out = subprocess.run([sys.executable, "-c", _BUILD_ACTOR_CONFIG], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    return [word == "True" for word in line.split()[1:]]
+
+
+def test_the_worker_that_builds_the_actor_config_has_the_loss():
+    """With the entry point (the supported install), `import verl` registers the loss in every process, the
+    actor worker included, before any config is built."""
+    imported_register, before, after = _build_actor_config(dict(os.environ))
+    assert imported_register and before and after
+
+
+def test_building_the_config_registers_the_loss_even_without_the_entry_point():
+    """VERL_USE_EXTERNAL_PLUGINS=none (or a whitelist without `pmpo`): building PMPOPolicyLossConfig still
+    registers loss_mode=pmpo in that worker, but importing pmpo_verl.config has no side effect of its own."""
+    imported_register, before, after = _build_actor_config(env_with(VERL_USE_EXTERNAL_PLUGINS="none"))
+    assert not imported_register and not before and after
+
+
+def test_a_broken_plugin_fails_the_actor_config_build_with_the_real_error(tmp_path):
+    """verl swallows the entry point's import error; building the config repeats the import and raises it."""
+    (tmp_path / "sitecustomize.py").write_text(
+        textwrap.dedent(
+            """
+            import importlib.abc, sys
+            class _Break(importlib.abc.MetaPathFinder):
+                def find_spec(self, name, path=None, target=None):
+                    if name == "pmpo_verl.loss":
+                        raise ImportError("simulated broken dependency of the PMPO loss")
+            sys.meta_path.insert(0, _Break())
+            """
+        )
+    )
+    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    out = subprocess.run([sys.executable, "-c", _BUILD_ACTOR_CONFIG], env=env_with(PYTHONPATH=pythonpath),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "simulated broken dependency" in out.stderr
