@@ -17,6 +17,10 @@ verl 0.9.1's ``geo_mean``, issue #7913). The configured ``loss_agg_mode`` does n
 
 Rollout importance weights (``rollout_is_weights``, from ``algorithm.rollout_correction``) multiply L_i by
 the geometric mean of the trajectory's token weights, the sequence-level convention of ``geo_mean``.
+
+Metrics: every key is a verl ``Metric(MEAN)`` holding one value per row of the micro-batch, so that
+verl's reduction (micro-batch merge, DP ``aggregate_dp``, ``reduce_metrics``) yields exact mini-batch
+statistics (:mod:`pmpo_verl.metrics`; README, "Metrics").
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any, Optional
 
 import torch
 from verl.trainer.ppo.core_algos import agg_loss, register_policy_loss
+from verl.utils.metric import AggregationType, Metric
 
 from .algo.objective import PMPOSettings
 from .trajectory_loss import trajectory_loss
@@ -82,12 +87,25 @@ def compute_policy_loss_pmpo(
         rollout_is_weights: optional (B, T) rollout-correction IS weights.
 
     Returns:
-        ``(pg_loss, metrics)``: scalar loss and floats under ``actor/pmpo/`` plus ``actor/pg_clipfrac``,
-        ``actor/pg_clipfrac_lower`` and ``actor/ppo_kl``.
+        ``(pg_loss, metrics)``: the scalar loss and, for every key of :data:`pmpo_verl.metrics.METRICS`
+        (``actor/pmpo/*``, ``actor/pg_clipfrac``, ``actor/pg_clipfrac_lower``, ``actor/ppo_kl``), a
+        ``Metric(MEAN)`` with one value per row (none for an empty micro-batch).
     """
-    loss_mat, loss_mask, metrics = trajectory_loss(
-        old_log_prob, log_prob, advantages, response_mask, settings_from_actor_config(config), rollout_is_weights
+    settings = settings_from_actor_config(config)
+    batch_info = dict(config.get("global_batch_info", None) or {})
+    loss_mat, loss_mask, rows = trajectory_loss(
+        old_log_prob, log_prob, advantages, response_mask, settings, rollout_is_weights,
+        batch_rows=batch_info.get("global_batch_size"), batch_tokens=batch_info.get("batch_num_tokens"),
     )
-    batch_info = config.get("global_batch_info", None) or {}
+    if batch_info.get("global_batch_size") is None and (batch_info.get("dp_size") or 1) <= 1:
+        # a direct call: the mean over its non-empty rows, and 0 (not 0 / 0) when there are none
+        batch_info["global_batch_size"] = loss_mask.sum().clamp_min(1)
     pg_loss = agg_loss(loss_mat=loss_mat, loss_mask=loss_mask, loss_agg_mode="seq-mean-token-mean", **batch_info)
-    return pg_loss, metrics
+    return pg_loss, {key: _row_metric(values) for key, values in rows.items()}
+
+
+def _row_metric(values: list[float]) -> Metric:
+    """A verl MEAN ``Metric`` holding the given per-row values (``Metric(value=list)`` is not accepted)."""
+    metric = Metric(AggregationType.MEAN)
+    metric.values = values
+    return metric

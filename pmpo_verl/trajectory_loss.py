@@ -1,8 +1,8 @@
 """PMPO from verl's policy-loss inputs to per-trajectory losses and metrics, without importing verl.
 
-:func:`pmpo_verl.loss.compute_policy_loss_pmpo` aggregates the result with verl's ``agg_loss``;
-``scripts/bench_loss.py`` aggregates it with its inline copy of ``agg_loss`` on machines without verl.
-Both therefore run the same PMPO code.
+:func:`pmpo_verl.loss.compute_policy_loss_pmpo` aggregates the result with verl's ``agg_loss`` and wraps
+the per-row metric lists into verl ``Metric`` objects; ``scripts/bench_loss.py`` aggregates it with its
+inline copy of ``agg_loss`` on machines without verl. Both therefore run the same PMPO code.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ def trajectory_loss(
     response_mask: torch.Tensor,
     settings: PMPOSettings,
     rollout_is_weights: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    batch_rows: float | None = None,
+    batch_tokens: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, list[float]]]:
     """``(loss_mat, loss_mask, metrics)``: ``L_i`` as a (B, 1) matrix, its (B, 1) mask (non-empty rows)
-    and the micro-batch's metrics.
+    and the metrics as one value per row (:func:`pmpo_verl.metrics.pmpo_metrics`; ``batch_rows`` and
+    ``batch_tokens`` are the mini-batch's rows and valid tokens across DP, None: this call's).
 
     ``l = log_prob - old_log_prob`` in at least fp32, ``A_i`` = masked row mean of ``advantages``,
     ``L_i = -A_i M_{p_i}(r~_i)`` (:func:`pmpo_verl.algo.pmpo_objective`), times the geometric mean of the
@@ -45,5 +48,7 @@ def trajectory_loss(
     seq_loss = out.seq_loss
     if rollout_is_weights is not None:
         seq_loss = seq_loss * sequence_is_weight(rollout_is_weights, mask).to(dtype)
-    metrics = pmpo_metrics(out, log_ratio, mask, seq_adv, settings.degenerate_p)
+    metrics = pmpo_metrics(
+        out, log_ratio, advantages, mask, seq_adv, settings.clip_saturation, batch_rows=batch_rows, batch_tokens=batch_tokens
+    )
     return seq_loss.unsqueeze(-1), mask.any(-1, keepdim=True), metrics

@@ -468,6 +468,8 @@ def allocator_peak_cpu(call: Callable, log_prob: torch.Tensor) -> int | None:
 
 def run_size(backend, batch: int, length: int, dtype: torch.dtype, device: torch.device, warmup: int,
              repeats: int, seed: int) -> dict:
+    from pmpo_verl.metric_reading import call_summary  # verl-free: per-row metric values -> the call's numbers
+
     old_log_prob, log_prob, advantages, mask = make_inputs(batch, length, dtype, device, seed)
     calls = {m.key: backend.make_call(m, old_log_prob, log_prob, advantages, mask) for m in METHODS}
 
@@ -534,7 +536,7 @@ def run_size(backend, batch: int, length: int, dtype: torch.dtype, device: torch
     return {
         "batch": batch, "length": length, "dtype": str(dtype).replace("torch.", ""),
         "tokens": int(mask.sum()), "input_bytes": input_bytes, "rows": rows, "checks": checks,
-        "metrics": {k: metrics[k] for k in ("pmpo_adaptive", "pmpo_adaptive_bisect", "vanilla")},
+        "metrics": {k: call_summary(metrics[k]) for k in ("pmpo_adaptive", "pmpo_adaptive_bisect", "vanilla")},
     }
 
 
@@ -694,10 +696,10 @@ def fmt_details(res: dict, device: torch.device) -> list[str]:
              f"inputs {res['input_bytes'] / MIB:.1f} MiB"]
     for key, label in (("pmpo_adaptive", "newton"), ("pmpo_adaptive_bisect", "bisection")):
         mt = res["metrics"][key]
-        lines.append(f"  adaptive ({label}): clip_frac_mean {mt['actor/pmpo/clip_frac_mean']:.4f}, token clip share "
-                     f"{mt['actor/pg_clipfrac']:.4f}; p mean {mt['actor/pmpo/p_mean']:.3f} min "
-                     f"{mt['actor/pmpo/p_min']:.3f} max {mt['actor/pmpo/p_max']:.3f}, frac p<0.01 "
-                     f"{mt['actor/pmpo/frac_p0']:.3f}, frac p>0.99 {mt['actor/pmpo/frac_p1']:.3f}")
+        lines.append(f"  adaptive ({label}): clip_frac_mean {mt.get('clip_frac_mean', float('nan')):.4f}, token clip "
+                     f"share {mt['actor/pg_clipfrac']:.4f}; rows solved {mt['actor/pmpo/solved_frac']:.3f}, p mean over "
+                     f"them {mt.get('p_mean', float('nan')):.3f}, rows with p<0.99 {mt['actor/pmpo/p_below1_frac']:.3f}, "
+                     f"p<0.01 {mt['actor/pmpo/p0_frac']:.3f}")
     ck = res["checks"]
     lines.append("  same objective: rel. diff loss / max grad: PMPO p=1 vs vanilla {:.1e} / {:.1e}; PMPO p=0 vs "
                  "geo_mean {:.1e} / {:.1e}; newton vs bisection {:.1e} / {:.1e}".format(

@@ -109,12 +109,13 @@ def main() -> None:
     mask = (torch.arange(length) < torch.randint(length // 16, length + 1, (batch, 1), generator=g)).to(device)
     log_ratio = (torch.randn(batch, length, generator=g) * 0.15).to(device) * mask
     adv = sequence_advantage(torch.randn(batch, 1, generator=g).expand(batch, length).to(device), mask)
+    adv_tokens = adv.unsqueeze(-1).expand(batch, length)
     settings = PMPOSettings()
 
     def full_call():
         x = log_ratio.clone().requires_grad_(True)
         out = pmpo_objective(x, adv, mask, settings)
-        pmpo_metrics(out, x.detach(), mask, adv, settings.degenerate_p)
+        pmpo_metrics(out, x.detach(), adv_tokens, mask, adv, settings.clip_saturation)
         (out.seq_loss.sum() / batch).backward()
 
     stats_fn = pmpo_compile.maybe_compiled("pmpo_statistics", objective._statistics, device)

@@ -6,7 +6,7 @@ Modules, one idea each:
 - :mod:`.power_mean`  numerically stable log-space power mean ``log M_p``
 - :mod:`.ess`         token weights ``softmax(p x)`` and the Kish effective sample size curve
 - :mod:`.target`      the clip-aware target-ESS rule (project reconstruction, see README)
-- :mod:`.solver`      vectorised solvers for ``ESS(p) = ESS*`` (safeguarded Newton, bisection)
+- :mod:`.solver`      vectorised solvers for ``ESS(p) = ESS*`` (safeguarded Newton with a k-section fallback, bisection)
 - :mod:`.objective`   the per-trajectory PMPO objective that combines them
 """
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import torch
 
@@ -24,7 +24,7 @@ from .clip import CLIP_MODES, clip_fraction, sign_aware_clip
 from .compile import maybe_compiled
 from .ess import EssCurve
 from .power_mean import log_power_mean_and_derivative
-from .solver import SOLVERS, solve_p
+from .solver import SOLVERS, solve
 from .target import TARGET_RULES, target_ess, target_fraction
 
 P_MODES = ("adaptive", "fixed")
@@ -108,6 +108,8 @@ class PMPOOutput:
     active: torch.Tensor  # bool: N_i >= 1 and A_i != 0
     degenerate: torch.Tensor  # bool: active and 1 - E1/E0 < DEGENERATE_TOL (or N_i = 1)
     clipped_tokens: torch.Tensor  # bool (B, T): tokens whose gradient the clip removed
+    solver_residual: torch.Tensor  # |log ESS_i(p_i) - log ESS*_i| (float64) if the solver chose p_i, else 0
+    # (NaN on a row whose log-ratios are not finite)
 
 
 def sequence_advantage(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -137,22 +139,25 @@ def pmpo_objective(
     mask = mask.to(torch.bool)
     seq_adv = seq_adv.detach().to(log_ratio.dtype)
     statistics = maybe_compiled("pmpo_statistics", _statistics, log_ratio.device)
-    p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens = statistics(
-        log_ratio.detach(), seq_adv, mask, settings
-    )
-    seq_loss, log_mean = _SequenceLoss.apply(log_ratio, seq_adv, mask, p, settings)
-    return PMPOOutput(
-        seq_loss=seq_loss,
-        log_ratio_mean=log_mean,
-        p=p,
-        clip_frac=clip_frac,
-        ess_norm=ess_norm,
-        e1_norm=e1_norm,
-        target_ess_norm=target_norm,
-        active=active,
-        degenerate=degenerate,
-        clipped_tokens=clipped_tokens,
-    )
+    stats = statistics(log_ratio.detach(), seq_adv, mask, settings)
+    # One element of log_ratio, copied: ties _SequenceLoss's gradient to log_ratio's graph (see there).
+    anchor = log_ratio[:1, :1].clone() if log_ratio.requires_grad and torch.is_grad_enabled() else None
+    seq_loss, log_mean = _SequenceLoss.apply(log_ratio, seq_adv, mask, stats.p, settings, anchor)
+    return PMPOOutput(seq_loss=seq_loss, log_ratio_mean=log_mean, **stats._asdict())
+
+
+class _Statistics(NamedTuple):
+    """The no-grad fields of :class:`PMPOOutput`, as :func:`_statistics` returns them (same names)."""
+
+    p: torch.Tensor
+    clip_frac: torch.Tensor
+    ess_norm: torch.Tensor
+    e1_norm: torch.Tensor
+    target_ess_norm: torch.Tensor
+    active: torch.Tensor
+    degenerate: torch.Tensor
+    clipped_tokens: torch.Tensor
+    solver_residual: torch.Tensor
 
 
 def _clipped(
@@ -168,7 +173,7 @@ def _clipped(
 
 def _statistics(
     log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
-) -> tuple[torch.Tensor, ...]:
+) -> _Statistics:
     """p per trajectory and the statistics around it (PMPOOutput's no-grad fields)."""
     with torch.no_grad():
         return _statistics_no_grad(log_ratio, seq_adv, mask, settings)
@@ -176,7 +181,7 @@ def _statistics(
 
 def _statistics_no_grad(
     log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
-) -> tuple[torch.Tensor, ...]:
+) -> _Statistics:
     log_ratio, seq_adv, clipped, clipped_tokens = _clipped(log_ratio, seq_adv, mask, settings)
     n = mask.sum(-1)
     active = (n > 0) & (seq_adv != 0)
@@ -188,6 +193,7 @@ def _statistics_no_grad(
     if settings.p_mode == "fixed":
         p = torch.full_like(n64, settings.p)
         target = None
+        residual = torch.zeros_like(n64)
         # ESS(1) = E1 and ESS(0) = N are already known: evaluate the curve only for other p.
         if settings.p in (0.0, 1.0):
             log_ess_p = log_e1 if settings.p == 1.0 else curve.log_n
@@ -197,18 +203,23 @@ def _statistics_no_grad(
         ess1 = log_e1.exp()
         g = target_fraction(clip_frac, settings.clip_saturation, settings.target_gamma)
         target = target_ess(n64, ess1, g, settings.target_rule, settings.target_nu0)
-        p = solve_p(curve, target.log(), settings.solver, settings.solver_iters).clamp(0.0, 1.0)
-        p = torch.where(target <= ess1, 1.0, torch.where(target >= n64, 0.0, p))
+        log_target = target.log()
+        solution = solve(curve, log_target, settings.solver, settings.solver_iters, log_e1)
+        # Rows whose p the solver chooses: target strictly inside (E1, E0), active, not degenerate (rows
+        # whose log-ratios are not finite count too: their residual is NaN).
+        endpoint = (target <= ess1) | (target >= n64) | degenerate | ~active
+        residual = torch.where(endpoint, 0.0, (solution.log_ess - log_target).abs())
+        p = torch.where(target <= ess1, 1.0, torch.where(target >= n64, 0.0, solution.p.clamp(0.0, 1.0)))
         p = torch.where(degenerate | ~active, settings.degenerate_p, p)
-        # At an interior solution ESS(p) = ESS* up to the solver's residual (~1e-12 in log): no extra
-        # evaluation of the curve; the endpoints are exact (E1 at p = 1, N at p = 0).
-        log_ess_p = torch.where(p >= 1.0, log_e1, torch.where(p <= 0.0, curve.log_n, target.log()))
+        # The solver returns log ESS at its p (no extra evaluation of the curve); the endpoints are exact
+        # (E1 at p = 1, N at p = 0).
+        log_ess_p = torch.where(p >= 1.0, log_e1, torch.where(p <= 0.0, curve.log_n, solution.log_ess))
         if 0.0 < settings.degenerate_p < 1.0:  # rows forced to degenerate_p: evaluate them
             log_ess_p = torch.where(degenerate | ~active, curve.log_ess(p), log_ess_p)
     ess_norm = (log_ess_p - curve.log_n).exp()
     target_norm = ess_norm if target is None else target / n64
     e1_norm = (log_e1 - curve.log_n).exp()
-    return p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens
+    return _Statistics(p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens, residual)
 
 
 def _sequence_loss(
@@ -235,21 +246,49 @@ class _SequenceLoss(torch.autograd.Function):
 
     The forward saves ``D`` (one tensor of the input's shape) and the backward is one broadcast multiply,
     instead of autograd replaying the power mean's ~20 ops (a second compiled graph on CUDA).
+
+    The backward is first-order only (``D`` is a constant to it). Under ``create_graph=True`` it returns
+    its gradient through :class:`_FirstOrderOnly`, whose backward raises, linked to ``log_ratio``'s graph
+    by ``anchor`` (a one-element copy of ``log_ratio``; it keeps no (B, T) storage alive), so a second
+    derivative (double backward, a Hessian-vector product) fails with a clear error instead of
+    silently returning a wrong value. ``torch.autograd.function.once_differentiable`` would not do: when
+    the incoming gradients do not require grad (the usual Hessian-vector product) it returns a constant,
+    and a loss with other terms then differentiates twice to a wrong value. First-order gradients are
+    unchanged.
     """
 
     @staticmethod
-    def forward(ctx, log_ratio, seq_adv, mask, p, settings):  # type: ignore[override]
+    def forward(ctx, log_ratio, seq_adv, mask, p, settings, anchor=None):  # type: ignore[override]
         sequence_loss = maybe_compiled("pmpo_sequence_loss", _sequence_loss, log_ratio.device)
         seq_loss, log_mean, token_derivative = sequence_loss(log_ratio, seq_adv, mask, p, settings)
-        ctx.save_for_backward(seq_loss, token_derivative)
+        ctx.save_for_backward(seq_loss, token_derivative, anchor)
         ctx.set_materialize_grads(False)
         return seq_loss, log_mean
 
     @staticmethod
     def backward(ctx, grad_loss, grad_log_mean):  # type: ignore[override]
-        seq_loss, token_derivative = ctx.saved_tensors
-        row = None if grad_loss is None else grad_loss * seq_loss
-        if grad_log_mean is not None:
-            row = grad_log_mean if row is None else row + grad_log_mean
-        grad = None if row is None else row.unsqueeze(-1) * token_derivative
-        return grad, None, None, None, None
+        create_graph = torch.is_grad_enabled()
+        seq_loss, token_derivative, anchor = ctx.saved_tensors
+        with torch.no_grad():
+            row = None if grad_loss is None else grad_loss * seq_loss
+            if grad_log_mean is not None:
+                row = grad_log_mean if row is None else row + grad_log_mean
+            grad = None if row is None else row.unsqueeze(-1) * token_derivative
+        if create_graph and grad is not None and anchor is not None:
+            grad = _FirstOrderOnly.apply(grad, anchor)
+        return grad, None, None, None, None, None
+
+
+class _FirstOrderOnly(torch.autograd.Function):
+    """Identity whose backward raises: marks :class:`_SequenceLoss`'s gradient as not differentiable."""
+
+    @staticmethod
+    def forward(ctx, grad, anchor):  # type: ignore[override]
+        return grad.clone()
+
+    @staticmethod
+    def backward(ctx, _):  # type: ignore[override]
+        raise RuntimeError(
+            "PMPO's loss has a closed-form first-order backward only: second derivatives through it "
+            "(double backward, Hessian-vector products) are not supported"
+        )

@@ -12,11 +12,12 @@ from . import report
 from .preflight import (
     DemoError,
     check_cpu_settings,
+    check_main_ppo_command,
     check_model_path,
     check_plugin,
     check_verl_version,
 )
-from .runner import TrainSettings, build_env, run_training
+from .runner import TrainSettings, build_command, build_env, run_training
 
 LOSSES = ("pmpo", "grpo", "gmpo")
 
@@ -98,8 +99,8 @@ def run_one(opts: DemoOptions, loss: str, model_dir: str, data: dict, out_dir: s
     result = run_training(settings, quiet=opts.quiet)
     if result.returncode != 0:
         raise DemoError(f"verl's main_ppo failed (exit {result.returncode}) for --loss {loss}; see {result.log_path}")
-    records = report.read_verl_log(settings.verl_log)
-    if not any("actor/pmpo/p_mean" in r for r in records):
+    records = report.add_derived(report.read_verl_log(settings.verl_log))
+    if not any(report.PMPO_MARKER in r for r in records):
         raise DemoError(f"no actor/pmpo/* metrics came back from verl for --loss {loss}; see {result.log_path}")
     metrics_path = report.write_metrics_jsonl(records, os.path.join(out_dir, "metrics.jsonl"))
     reward_png = report.plot_reward({loss: records}, os.path.join(out_dir, "reward.png"))
@@ -107,6 +108,8 @@ def run_one(opts: DemoOptions, loss: str, model_dir: str, data: dict, out_dir: s
     summary = report.summarize(records, opts.threshold, wall_s=result.wall_s)
     ckpt = os.path.join(settings.ckpt_dir, f"global_step_{summary['steps']}")
     log(f"[{loss}] metrics: {metrics_path}\n[{loss}] plots: {reward_png}, {p_png}\n[{loss}] checkpoint: {ckpt}")
+    if report.p_line(summary):
+        log(f"[{loss}] {report.p_line(summary)}")
     return {"summary": summary, "records": records, "out_dir": out_dir}
 
 
@@ -121,6 +124,8 @@ def run_demo(opts: DemoOptions, log=print) -> dict:
         raise DemoError("--val-samples must be at least 1 (1 = greedy)")
     check_verl_version()
     check_cpu_settings(opts.extra)
+    # the rules of `pmpo-verl check --command` on the command run_one will start (the user's overrides included)
+    check_main_ppo_command(build_command(TrainSettings("", "", "", opts.out, loss=opts.loss, extra=list(opts.extra))), log=log)
     if opts.model:
         check_model_path(os.path.abspath(opts.model))
     opts.out = os.path.abspath(opts.out)

@@ -1,4 +1,9 @@
-"""Metrics from verl's ``file`` tracking backend -> ``metrics.jsonl``, plots and the compare table."""
+"""Metrics from verl's ``file`` tracking backend -> ``metrics.jsonl``, plots and the compare table.
+
+PMPO's conditional means (p over solved rows, clip fraction over active rows) are not logged as keys:
+verl's reduction cannot make them exact (README, "Metrics"). They are derived here from the exact
+numerators and shares that are logged (:func:`pmpo_verl.metric_reading.derived`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,14 @@ import json
 import math
 import os
 
+from ..metric_reading import DERIVED, METRIC_PREFIX, derived
 from .task import DATA_SOURCE
 
 VAL_ACC_PREFIX = f"val-core/{DATA_SOURCE}/acc/mean@"
 TRAIN_SCORE = "critic/score/mean"
-P_KEYS = ("actor/pmpo/p_mean", "actor/pmpo/p_std", "actor/pmpo/p_min", "actor/pmpo/p_max", "actor/pmpo/frac_p0", "actor/pmpo/frac_p1")
+PMPO_MARKER = METRIC_PREFIX + "active_frac"  # present in every training step's record of a PMPO-loss run
+DERIVED_PREFIX = "derived/pmpo/"
+"""Derived values are added to ``metrics.jsonl`` under this prefix (not a verl key: computed by the demo)."""
 
 
 def read_verl_log(path: str) -> list[dict]:
@@ -30,6 +38,12 @@ def read_verl_log(path: str) -> list[dict]:
             step = int(rec.get("step", 0))
             steps.setdefault(step, {"step": step}).update(rec.get("data", {}))
     return [steps[k] for k in sorted(steps)]
+
+
+def add_derived(records: list[dict]) -> list[dict]:
+    """Each training record with ``derived/pmpo/<name>`` added for :data:`pmpo_verl.metric_reading.DERIVED`
+    (undefined values, e.g. p_mean of a step without solved rows, are left out)."""
+    return [{**r, **{DERIVED_PREFIX + k: v for k, v in derived(r).items()}} if PMPO_MARKER in r else r for r in records]
 
 
 def write_metrics_jsonl(records: list[dict], path: str) -> str:
@@ -89,35 +103,72 @@ def plot_reward(runs: dict[str, list[dict]], path: str) -> str:
     return path
 
 
+def _derived_series(records: list[dict], name: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for r in records:
+        v = derived(r).get(name)
+        if v is not None:
+            xs.append(r["step"])
+            ys.append(v)
+    return xs, ys
+
+
 def plot_p(records: list[dict], path: str, title: str = "PMPO: p per trajectory") -> str:
+    """Top: mean p over the solved rows and the shares of all rows that are solved / have p < 0.99 /
+    p < 0.01, all on [0, 1]. Bottom, on its own scale: the mean clip fraction over active rows and the
+    share of rows whose clip fraction saturates the rule. Every value is exact over the step's rows."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    x, mean = _series(records, "actor/pmpo/p_mean")
-    _, std = _series(records, "actor/pmpo/p_std")
-    _, pmin = _series(records, "actor/pmpo/p_min")
-    _, pmax = _series(records, "actor/pmpo/p_max")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    x, y = _derived_series(records, "p_mean")
     if x:
-        axes[0].fill_between(x, pmin, pmax, alpha=0.15, label="min..max")
-        if len(std) == len(mean):
-            axes[0].fill_between(x, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)], alpha=0.3, label="mean ± std")
-        axes[0].plot(x, mean, marker=".", label="mean")
-    axes[0].set(title=title, xlabel="step", ylabel="p", ylim=(-0.05, 1.05))
-    for key, label in (("actor/pmpo/frac_p0", "p < 0.01"), ("actor/pmpo/frac_p1", "p > 0.99"), ("actor/pmpo/degenerate_frac", "degenerate"), ("actor/pmpo/clip_frac_mean", "clip fraction")):
-        xs, ys = _series(records, key)
+        top.plot(x, y, marker="o", markersize=3, linewidth=2, color="C0", label="mean p over solved trajectories")
+    for key, label, style in (
+        ("solved_frac", "trajectories solved (p has an effect)", dict(color="C7", linestyle="--")),
+        ("p_below1_frac", "trajectories with p < 0.99", dict(color="C1")),
+        ("p0_frac", "trajectories with p < 0.01", dict(color="C3")),
+    ):
+        xs, ys = _series(records, METRIC_PREFIX + key)
         if xs:
-            axes[1].plot(xs, ys, marker=".", label=label)
-    axes[1].set(title="share of trajectories", xlabel="step", ylim=(-0.05, 1.05))
-    for ax in axes:
+            top.plot(xs, ys, marker=".", label=label, **style)
+    top.set(title=f"{title}\n(each point: all trajectories of the step's updates; shares are of all of them)",
+            ylabel="p  /  share of trajectories", ylim=(-0.02, 1.02))
+    x, y = _derived_series(records, "clip_frac_mean")
+    if x:
+        bottom.plot(x, y, marker=".", color="C2", label="mean clip fraction over active trajectories")
+    xs, ys = _series(records, METRIC_PREFIX + "clip_saturated_frac")
+    if xs:
+        bottom.plot(xs, ys, marker=".", color="C4", label="trajectories with clip fraction >= clip_saturation")
+    bottom.set(title="clip fraction (own scale)", xlabel="step", ylabel="share")
+    bottom.set_ylim(bottom=0)
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in (top, bottom):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def p_summary(records: list[dict]) -> dict:
+    """p over the whole run, exact over all rows of all steps (every step has the same number of rows, so
+    the ratio of the step means is the ratio of the run's sums), and the range of the per-step shares."""
+    train = [r for r in records if PMPO_MARKER in r]
+    if not train:
+        return {}
+    totals = {key: sum(float(r.get(key, 0.0)) for r in train) / len(train) for pair in DERIVED.values() for key in pair}
+    below1 = [float(r[METRIC_PREFIX + "p_below1_frac"]) for r in train if METRIC_PREFIX + "p_below1_frac" in r]
+    out = {"train_steps": len(train), **derived(totals)}
+    out.update({"solved_frac": totals[METRIC_PREFIX + "solved_frac"], "p_below1_frac": totals[METRIC_PREFIX + "p_below1_frac"],
+                "p0_frac": totals[METRIC_PREFIX + "p0_frac"]})
+    if below1:
+        out.update(p_below1_frac_min=min(below1), p_below1_frac_max=max(below1))
+    return out
 
 
 def summarize(records: list[dict], threshold: float, wall_s: float | None = None) -> dict:
@@ -135,7 +186,19 @@ def summarize(records: list[dict], threshold: float, wall_s: float | None = None
         # the first step also warms up the workers: report the steady state
         "s_per_step": (sum(step_t[1:]) / len(step_t[1:])) if len(step_t) > 1 else (step_t[0] if step_t else float("nan")),
         "wall_s": wall_s,
+        "p": p_summary(records),
     }
+
+
+def p_line(summary: dict) -> str:
+    """One sentence about p for the demo's console output ('' when the run logged no PMPO metrics)."""
+    p = summary.get("p") or {}
+    if "p_mean" not in p:
+        return "" if not p else f"no trajectory had p solved in {p['train_steps']} steps"
+    return (f"p over the run's (trajectory, update) pairs: mean {p['p_mean']:.3f} over the solved ones; "
+            f"{p['solved_frac']:.1%} of all pairs solved, {p['p_below1_frac']:.1%} with p < 0.99 (per step {p['p_below1_frac_min']:.1%} to "
+            f"{p['p_below1_frac_max']:.1%}), {p['p0_frac']:.2%} with p < 0.01; mean clip fraction "
+            f"{p.get('clip_frac_mean', float('nan')):.4f}")
 
 
 def compare_table(summaries: dict[str, dict], threshold: float) -> str:

@@ -8,12 +8,34 @@ from pmpo_verl.demo import report
 VAL_ACC = report.VAL_ACC_PREFIX + "4"
 
 
+def pmpo_step(s):
+    """An actor/pmpo/* record: 80% of rows active, 40% solved with mean p 0.5 (step 2: none solved)."""
+    solved = 0.0 if s == 2 else 0.4
+    return {"actor/pmpo/active_frac": 0.8, "actor/pmpo/solved_frac": solved, "actor/pmpo/solved_p_per_row": 0.5 * solved,
+            "actor/pmpo/p_below1_frac": solved / 2, "actor/pmpo/p0_frac": solved / 4, "actor/pmpo/clip_saturated_frac": 0.1,
+            "actor/pmpo/active_clip_frac_per_row": 0.8 * 0.05 * s}
+
+
+def test_derived_values_in_records_summary_and_console_line():
+    records = report.add_derived([{"step": 0}] + [{"step": s, **pmpo_step(s)} for s in (1, 2, 3)])
+    assert records[0] == {"step": 0}
+    assert records[1]["derived/pmpo/p_mean"] == pytest.approx(0.5)
+    assert "derived/pmpo/p_mean" not in records[2]  # no solved row: undefined, not a placeholder
+    assert records[3]["derived/pmpo/clip_frac_mean"] == pytest.approx(0.15)
+    p = report.p_summary(records)
+    assert p["train_steps"] == 3 and p["p_mean"] == pytest.approx(0.5)
+    assert p["solved_frac"] == pytest.approx(0.8 / 3) and p["p_below1_share"] == pytest.approx(0.5)
+    assert p["p_below1_frac_min"] == 0.0 and p["p_below1_frac_max"] == pytest.approx(0.2)
+    line = report.p_line({"p": p})
+    assert "mean 0.500" in line and "per step 0.0% to 20.0%" in line
+    assert report.p_summary([{"step": 1}]) == {} and report.p_line({"p": {}}) == ""
+
+
 def test_verl_file_log_to_metrics_plots_and_table(tmp_path):
     log = tmp_path / "verl.jsonl"
     lines = [{"step": 0, "data": {VAL_ACC: 0.25}}]
     for s in (1, 2, 3):
-        data = {report.TRAIN_SCORE: 0.1 * s, "timing_s/step": 2.0 + s, "actor/pmpo/p_mean": 0.9, "actor/pmpo/p_std": 0.1,
-                "actor/pmpo/p_min": 0.5, "actor/pmpo/p_max": 1.0, "actor/pmpo/frac_p1": 0.8}
+        data = {report.TRAIN_SCORE: 0.1 * s, "timing_s/step": 2.0 + s, **pmpo_step(s)}
         lines.append({"step": s, "data": data})
     lines.append({"step": 3, "data": {VAL_ACC: 0.5}})  # the final validation, logged separately
     log.write_text("\n".join(json.dumps(x) for x in lines) + "\n{truncated")

@@ -167,6 +167,28 @@ def test_gradient_equals_autograd_of_the_reference_expression(s):
     assert zero == [0.0] * len(zero) and got[0, 1] != 0 and got[1, 0] != 0
 
 
+@pytest.mark.parametrize("output", ["seq_loss", "log_ratio_mean"])
+@pytest.mark.parametrize("extra", [False, True], ids=["alone", "plus_other_terms"])
+def test_double_backward_raises_instead_of_returning_a_wrong_value(output, extra):
+    """The closed-form backward is first-order only: a Hessian-vector product through it must fail loudly
+    (it used to return a silently wrong value), also when the loss has other, twice-differentiable terms,
+    while ``create_graph=True`` still gives the same first-order gradient."""
+    x, adv, mask = hand_built_inputs(clamped_unclipped=False)
+
+    def loss(lr):
+        value = getattr(pmpo_objective(lr, adv, mask, PMPOSettings()), output).sum()
+        return value + (lr * lr).sum() if extra else value
+
+    lr = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss(lr), lr, create_graph=True)
+    ref = x.clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(loss(ref), ref)
+    torch.testing.assert_close(grad.detach(), want, rtol=0, atol=0)
+    v = torch.linspace(-1.0, 1.0, x.numel(), dtype=x.dtype).reshape(x.shape)
+    with pytest.raises(RuntimeError, match="second derivatives through it"):
+        torch.autograd.grad((grad * v).sum(), lr)
+
+
 def test_invalid_settings_are_rejected_with_the_field_name():
     for bad, field in [
         (dict(p_mode="auto"), "p_mode"),

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 from verl.trainer.ppo.core_algos import get_policy_loss_fn
+from verl.utils.metric import Metric
 
 import pmpo_verl.register  # noqa: F401
 
@@ -18,6 +19,8 @@ def run(loss_fn, batch, config, log_prob=None, rollout_is_weights=None):
         batch.old_log_prob, log_prob, batch.advantages, batch.mask, "seq-mean-token-mean", config, rollout_is_weights
     )
     (grad,) = torch.autograd.grad(loss, log_prob)
+    # PMPO's metrics are per-row Metric objects; their mean is the call's value (verl's own losses: floats)
+    metrics = {k: float(v.aggregate()) if isinstance(v, Metric) else v for k, v in metrics.items()}
     return loss.detach(), grad, metrics
 
 
