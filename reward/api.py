@@ -15,6 +15,7 @@ import time
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
+from reward.forms import undouble_gold
 from reward.grader import Grade, grade
 from reward.parser import extract_answer
 from reward.verdict import Options, Verdict
@@ -116,9 +117,12 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
 
 def prepare_gold(gold: Gold) -> tuple[str, ...]:
     """Acceptable gold strings: floats that are integral become integers (``27.0`` -> ``27``), lists and
-    arrays are alternatives, a gold containing ``\\boxed{}`` is reduced to its boxed answer(s) (an unclosed
-    final ``\\boxed{`` to the text after it), and a gold written as a whole solution without a box (longer
-    than ``GOLD_SOLUTION_CHARS`` with a "final answer"/"answer is" anchor) to its eval-mode answer."""
+    arrays are alternatives, a gold JSON-escaped twice (every backslash run doubled, ``\\\\frac{1}{2}``)
+    gets its backslash runs halved (:func:`reward.forms.undouble_gold`), a gold containing ``\\boxed{}``
+    is reduced to its boxed answer(s) (an unclosed final ``\\boxed{`` to the text after it), and a gold
+    written as a whole solution without a box (longer than ``GOLD_SOLUTION_CHARS`` with a "final
+    answer"/"answer is" anchor) to its eval-mode answer. The same preparation applies in both modes: a
+    gold is trusted data, so repairing an escaping artefact in it is safe."""
     if hasattr(gold, "tolist") and not isinstance(gold, str):
         gold = gold.tolist()
     if isinstance(gold, (list, tuple)):
@@ -136,7 +140,7 @@ def prepare_gold(gold: Gold) -> tuple[str, ...]:
 
 @lru_cache(maxsize=65536)
 def _prepare_gold_text(gold: str) -> tuple[str, ...]:
-    text = gold.strip()
+    text = undouble_gold(gold.strip())
     if "\\boxed" in text or "\\fbox" in text or _is_solution(text):
         extraction = extract_answer(text, "gold")
         if extraction.candidates:

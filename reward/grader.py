@@ -3,16 +3,21 @@
 Rungs, cheapest first; the first decision wins.
 
 1. **Multiple choice.** A gold that is a single letter A-E (``B``, ``(B)``, ``\\text{(B)}``) is compared
-   with the first candidate that reads as a choice letter (``B``, ``(B)``, ``B.``, ``B) 42``).
-2. **Normalised string equality** (:func:`reward.normalize.text_key`): a positive decision only.
-3. **Exact numbers** without sympy: integers with leading zeros, separators (``7,425,000``,
-   ``10{,}000``, ``1 000``) and trailing ``.0``; decimals; ``\\frac{a}{b}`` and ``a/b``; mixed numbers;
-   scientific notation (``8.7 \\times 10^{8}``, ``4.5e33``). Values are exact ``Fraction`` s. A gold
-   written with decimals accepts a prediction within half a unit of its last written digit
-   (``9.6`` accepts ``9.63``; ``1/3`` vs gold ``0.33`` is equal, ``0.33`` vs gold ``1/3`` is not). A
-   decimal prediction written with 6 or more decimals matches an exact gold within one unit of its
-   last digit (``0.0833333`` = ``1/12``), so short approximations (``0.3333``, ``3.14``) stay wrong,
-   unless the eval-mode option ``precision`` says the task accepts rounded answers
+   with the first candidate that is a choice letter (:func:`reward.parser.choice_letter`: ``B``, ``b``,
+   ``(B)``, ``B.``, ``B) 42``, ``\\text{(B)}``, ``Option B``; not ``B+1`` or ``2B``); a value answer
+   (``\\boxed{42}``) is never mapped to its option (``parse_error``).
+   **Clock times** (:func:`reward.forms.compare_clocks`): two times of day are equal only as the same
+   time (``8:34 PM`` = ``20:34``, ``2:30`` != ``1:15``); a time with a marker never equals a non-time.
+2. **Normalised string equality** (:func:`reward.normalize.same_text`): a positive decision only.
+   Case-sensitive (``X`` and ``x`` are different variables) except between two text answers
+   (``\\text{Evelyn}`` = ``evelyn``).
+3. **Exact numbers** without sympy (:mod:`reward.numbers`: what a plain number is, and its tolerance
+   rules): values are exact ``Fraction`` s; a gold written with decimals accepts a prediction within half
+   a unit of its last written digit (``9.6`` accepts ``9.63``; ``1/3`` vs gold ``0.33`` is equal,
+   ``0.33`` vs gold ``1/3`` is not); a decimal prediction written with 6 or more decimals matches an
+   exact gold that is not a terminating decimal within one unit of its last digit (``0.0833333`` =
+   ``1/12``; ``0.999999`` != ``1``, ``0.125001`` != ``1/8``), so short approximations (``0.3333``,
+   ``3.14``) stay wrong, unless the eval-mode option ``precision`` says the task accepts rounded answers
    (:class:`reward.verdict.Options`; method ``rounded``). Percent: only an explicit ``%`` on either side
    allows reading that side both as written and divided by 100 (``10%`` = ``0.1`` = ``10``; ``500`` !=
    ``5``). A decimal comma (``1,22``) is read as a decimal point only when the other side is a decimal
@@ -30,12 +35,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal, Sequence
 
 from reward.caps import DEFAULT_CAPS, TooLarge
-from reward.normalize import NormalizedAnswer, normalize_answer, text_key
+from reward.forms import compare_clocks
+from reward.normalize import NormalizedAnswer, normalize_answer, same_text
+from reward.numbers import DECIMAL, numbers_match, parse_number
+from reward.parser import choice_letter
 from reward.verdict import DEFAULT_OPTIONS, Options, Status
 
 if TYPE_CHECKING:  # sympy-backed types, imported lazily at run time
@@ -52,28 +59,7 @@ class Grade:
     pred: str | None
 
 
-@dataclass(frozen=True)
-class _Number:
-    value: Fraction
-    tolerance: Fraction
-    unit: Fraction = Fraction(1)
-
-
 _CHOICE_GOLD = re.compile(r"^\(?([A-E])\)?$")
-_CHOICE_PRED = re.compile(r"^\(?([A-E])\)?(?:[.:)\s]|$)")
-_INT = re.compile(r"^[+-]?\d+$")
-_DECIMAL = re.compile(r"^[+-]?(?:\d+\.\d*|\.\d+)$")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_SPACED_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+$")
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
-_FRAC = re.compile(r"^([+-]?)\\frac\{([+-]?\d+)\}\{([+-]?\d+)\}$")
-_SLASH = re.compile(r"^([+-]?\d+)\s*/\s*(\d+)$")
-_MIXED = re.compile(r"^(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}$")
-_SCI = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?:\\times|\\cdot|\*|x)\s*10\s*\^\s*\{?\s*([+-]?\d{1,4})\s*\}?$"
-                  r"|^([+-]?(?:\d+(?:\.\d*)?|\.\d+))[eE]([+-]?\d{1,4})$")
-_POW10 = re.compile(r"^10\s*\^\s*\{?\s*([+-]?\d{1,4})\s*\}?$")
-_MAX_NUMBER_CHARS = 200
-_LONG_DECIMAL_UNIT = Fraction(1, 10**6)
 
 
 def grade(candidates: Sequence[str], golds: Sequence[str], *, mode: Literal["reward", "eval"] = "eval",
@@ -154,91 +140,44 @@ def _unwrap_text(text: str) -> str:
 
 
 def _grade_choice(candidates: Sequence[str], letters: list[str]) -> Grade:
+    """A choice gold against the first candidate that *is* a choice letter (:func:`reward.parser.choice_letter`:
+    ``C``, ``c``, ``(C) 42``, ``\\text{(C)}``, not ``B+1``). Eval-mode extraction keeps at most one such
+    candidate, the response's choice reading, so a letter inside an expression or a letter named before a
+    value answer never decides. No letter (a value such as ``\\boxed{42}``: the options are unknown here, so
+    a value is never mapped to its letter) is wrong with status ``parse_error``."""
     for cand in candidates:
-        m = _CHOICE_PRED.match(_unwrap_text(normalize_answer(cand).text).replace("**", ""))
-        if m:
-            return Grade(m.group(1) in letters, "ok", "choice", cand)
+        letter = choice_letter(cand)
+        if letter is not None:
+            return Grade(letter in letters, "ok", "choice", cand)
     return Grade(False, "parse_error" if candidates else "no_answer", "choice", candidates[0] if candidates else None)
 
 
 def _fast(pred: NormalizedAnswer, golds: list[NormalizedAnswer], options: Options) -> tuple[bool, str] | None:
-    """Decide without sympy when possible: string equality (positive only) or two exact numbers."""
-    key = text_key(pred.text)
-    if any(key == text_key(g.text) and pred.percent == g.percent for g in golds):
+    """Decide without sympy when possible: string equality (positive only) or two plain numbers
+    (:mod:`reward.numbers`)."""
+    clock = compare_clocks(pred, golds)
+    if clock is not None:
+        return clock, "clock"
+    if any(same_text(g.text, pred.text) and pred.percent == g.percent for g in golds):
         return True, "string"
-    decimal_pred = bool(_DECIMAL.match(pred.text.strip()))
-    gold_numbers = [_number(g.text, decimal_pred) for g in golds]
+    decimal_pred = bool(DECIMAL.match(pred.text.strip()))
+    gold_numbers = [parse_number(g.text, decimal_pred) for g in golds]
     if any(n is None for n in gold_numbers):
         return None
     decimal_gold = any(n is not None and n.tolerance > 0 for n in gold_numbers)
-    p = _number(pred.text, decimal_gold)
+    p = parse_number(pred.text, decimal_gold)
     if p is None:
         return None
     all_int = True
     for g, gn in zip(golds, gold_numbers):
         assert gn is not None
         all_int = all_int and gn.value.denominator == 1 and p.value.denominator == 1 and gn.tolerance == 0
-        if _numbers_match(gn, p, g.percent, pred.percent):
-            return True, "int" if all_int else ("numeric_tol" if gn.tolerance else "rational")
-        if (gn.tolerance == 0 and p.unit < 1 and not (g.percent or pred.percent)
-                and options.rounded_match(gn.value, p.value, len(str(p.unit.denominator)) - 1)):
+        if numbers_match(gn, p, g.percent, pred.percent):
+            return True, "int" if all_int else ("numeric_tol" if gn.tolerance or gn.value != p.value else "rational")
+        if (gn.tolerance == 0 and p.places and not (g.percent or pred.percent)
+                and options.rounded_match(gn.value, p.value, p.places)):
             return True, "rounded"
     return False, "int" if all_int else "rational"
-
-
-def _numbers_match(g: _Number, p: _Number, gold_pct: bool, pred_pct: bool) -> bool:
-    tolerance = g.tolerance if g.tolerance else p.unit if p.unit <= _LONG_DECIMAL_UNIT else Fraction(0)
-    gold_values = [(g.value, tolerance)] + ([(g.value / 100, tolerance / 100)] if gold_pct else [])
-    pred_values = [p.value] + ([p.value / 100] if pred_pct else [])
-    return any(abs(gv - pv) <= tol for gv, tol in gold_values for pv in pred_values)
-
-
-def _number(text: str, decimal_comma: bool | None) -> _Number | None:
-    """Exact value and written-precision tolerance of a plain number, or None if it is not one."""
-    t = text.strip()
-    if not t or len(t) > _MAX_NUMBER_CHARS:
-        return None
-    if _SPACED_THOUSANDS.match(t):
-        t = t.replace(" ", "")
-    if t.startswith("0,") and re.match(r"^0,\d+$", t):
-        t = t.replace(",", ".")
-    elif decimal_comma and _DECIMAL_COMMA.match(t) and not _THOUSANDS.match(t):
-        t = t.replace(",", ".")
-    elif _THOUSANDS.match(t):
-        t = t.replace(",", "")
-    if _INT.match(t):
-        return _Number(Fraction(int(t)), Fraction(0))
-    if _DECIMAL.match(t):
-        return _Number(Fraction(t), _tolerance(t), 2 * _tolerance(t) or Fraction(1))
-    m = _FRAC.match(t)
-    if m and int(m.group(3)) != 0:
-        sign = -1 if m.group(1) == "-" else 1
-        return _Number(sign * Fraction(int(m.group(2)), int(m.group(3))), Fraction(0))
-    m = _SLASH.match(t)
-    if m and int(m.group(2)) != 0:
-        return _Number(Fraction(int(m.group(1)), int(m.group(2))), Fraction(0))
-    m = _MIXED.match(t)
-    if m and int(m.group(3)) != 0:
-        return _Number(int(m.group(1)) + Fraction(int(m.group(2)), int(m.group(3))), Fraction(0))
-    m = _SCI.match(text.strip())
-    if m:
-        mantissa, exponent = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        scale = Fraction(10) ** int(exponent)
-        return _Number(Fraction(mantissa) * scale, _tolerance(mantissa) * scale)
-    m = _POW10.match(t)
-    if m:
-        return _Number(Fraction(10) ** int(m.group(1)), Fraction(0))
-    return None
-
-
-def _tolerance(decimal: str) -> Fraction:
-    """Half a unit of the last written decimal place; zero when all written decimals are zero."""
-    if "." not in decimal:
-        return Fraction(0)
-    frac = decimal.split(".", 1)[1]
-    if not frac.strip("0"):
-        return Fraction(0)
-    return Fraction(1, 2 * 10 ** len(frac))
 
 
 def _symbolic(pred: NormalizedAnswer, golds: list[NormalizedAnswer],
@@ -262,7 +201,7 @@ def _symbolic(pred: NormalizedAnswer, golds: list[NormalizedAnswer],
         any_gold = True
         ok, method = symbolic.compare(gold_node, pred_node, options)
         if not ok and (gold.percent or pred.percent):
-            ok = _percent_equal(gold, pred, gold_node, pred_node)
+            ok = _percent_equal(gold, pred, gold_node, pred_node, options)
         if ok:
             return True, "ok", method
     if not any_gold:
@@ -270,7 +209,8 @@ def _symbolic(pred: NormalizedAnswer, golds: list[NormalizedAnswer],
     return False, "ok", method
 
 
-def _percent_equal(gold: NormalizedAnswer, pred: NormalizedAnswer, gold_node: Node, pred_node: Node) -> bool:
+def _percent_equal(gold: NormalizedAnswer, pred: NormalizedAnswer, gold_node: Node, pred_node: Node,
+                   options: Options) -> bool:
     """Percent rung for non-plain numbers: a side carrying ``%`` may also be read divided by 100."""
     import sympy
 
@@ -282,7 +222,7 @@ def _percent_equal(gold: NormalizedAnswer, pred: NormalizedAnswer, gold_node: No
     hundredth = sympy.Rational(1, 100)
     golds = [gold_node] + ([Scalar(sympy.Mul(gold_node.expr, hundredth), gold_node.has_float)] if gold.percent else [])
     preds = [pred_node] + ([Scalar(sympy.Mul(pred_node.expr, hundredth), pred_node.has_float)] if pred.percent else [])
-    return any(symbolic.scalars_equal(g, p)[0] for g in golds for p in preds)
+    return any(symbolic.scalars_equal(g, p, options)[0] for g in golds for p in preds)
 
 
 @lru_cache(maxsize=4096)

@@ -26,6 +26,12 @@ Rules.
   - one ``\\pm`` makes the list of both signs;
   - a ``\\text{...}`` or a plain word of 4+ letters is a text answer;
   - thousands separators (``7,425,000``) are numbers, not lists.
+* Scalars: a lone variable (``x``, ``\\theta``, ``x_1``) is a scalar, alone or inside any structure
+  (sympy's ``Symbol`` is also a ``Boolean``; only Booleans that are not expressions are rejected, and
+  ``And`` is a relation only when all its parts are relations). Primes are kept as a subscript
+  (``f'(x)`` -> ``f_{prime}(x)``, never ``f(x)``), ``^{T}`` is a power (the grammar would read a
+  transpose and drop it), ``\\pmod`` is not ``\\pm``, a capital ``E`` is a variable (Euler's number is
+  ``e``), and a decimal literal keeps every written digit and its written places (``Scalar.places``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from latex2sympy2_extended.math_normalization import NormalizationConfig
 from sympy.core.function import AppliedUndef
 
 from reward.caps import DEFAULT_CAPS, Caps, TooLarge, check_expr, check_text
+from reward.numbers import DECIMAL, written_places
 
 
 class ParseError(Exception):
@@ -50,10 +57,12 @@ class ParseError(Exception):
 
 @dataclass(frozen=True)
 class Scalar:
-    """A number or expression; ``has_float`` is True when a decimal literal was written."""
+    """A number or expression; ``has_float`` is True when a decimal literal was written; ``places`` is the
+    number of decimal places written when the answer is a plain decimal (``0.3333330`` -> 7), else None."""
 
     expr: sympy.Basic
     has_float: bool
+    places: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,8 +137,11 @@ _UNICODE = str.maketrans({"×": "\\times ", "÷": "\\div ", "−": "-", "≤": "
                           "π": "\\pi ", "√": "\\sqrt ", "∞": "\\infty ", "·": "\\cdot "})
 _FUNCTIONS = {"sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "log": sympy.log,
               "ln": sympy.log, "exp": sympy.exp, "abs": sympy.Abs}
-_CONSTANTS = {"pi": sympy.pi, "e": sympy.E, "E": sympy.E, "oo": sympy.oo, "inf": sympy.oo, "infty": sympy.oo}
+_CONSTANTS = {"pi": sympy.pi, "e": sympy.E, "oo": sympy.oo, "inf": sympy.oo, "infty": sympy.oo}  # E is a variable
 _NAME = re.compile(r"^[A-Za-z][A-Za-z]?\d?$")
+_PM = re.compile(r"\\pm(?![a-zA-Z])")  # not \pmod
+_PRIMES = re.compile(r"(?<=[A-Za-z])'+")
+_BRACED_T = re.compile(r"\^\s*\{\s*T\s*\}")
 
 
 def parse_answer(text: str, caps: Caps = DEFAULT_CAPS) -> Node:
@@ -157,9 +169,8 @@ def _parse_node(text: str, caps: Caps) -> Node:
         return Seq("set", ())
     if text[0] in "([" and text[-1] in ")]" and _MATRIX.match(text[1:-1].strip()):
         text = text[1:-1].strip()
-    if text.count("\\pm") == 1 and "," not in text:
-        return Seq("list", (_parse_node(text.replace("\\pm", "+"), caps),
-                            _parse_node(text.replace("\\pm", "-"), caps)))
+    if len(_PM.findall(text)) == 1 and "," not in text:
+        return Seq("list", (_parse_node(_PM.sub("+", text), caps), _parse_node(_PM.sub("-", text), caps)))
     m = _MATRIX.match(text)
     if m:
         rows = [r for r in re.split(r"\\\\", m.group(2)) if r.strip()]
@@ -265,6 +276,11 @@ def _scalar(text: str, caps: Caps) -> Scalar | Relation | MatrixNode:
     sides = _split_top(text, "=")
     if len(sides) > 2 and not re.search(r"[<>]|\\[lg]e|\\neq?|\\[lg]t", text) and "!=" not in text:
         text = f"{sides[0]} = {sides[-1]}"
+    # The LaTeX grammar drops primes (f'(x) would read as f(x)) and reads ^{T} as a transpose that a
+    # scalar drops (2^{T} would read as 2): a prime becomes a subscript (f_{prime}(x)), ^{T} a power.
+    text = _BRACED_T.sub("^T", _PRIMES.sub(lambda m: "_{" + "prime" * len(m.group(0)) + "}", text))
+    if "'" in text:
+        raise ParseError("stray quote or prime")
     expr = None
     if _PLAIN.match(text):
         try:
@@ -285,14 +301,26 @@ def _scalar(text: str, caps: Caps) -> Scalar | Relation | MatrixNode:
         expr = expr.doit()
     if expr.has(sympy.zoo, sympy.nan):
         raise ParseError("undefined value (division by zero)")
-    if isinstance(expr, (sympy.core.relational.Relational, sympy.And)):
+    if _is_relation(expr):
         return Relation(expr)
     if isinstance(expr, sympy.MatrixBase):
         return MatrixNode(tuple(tuple(Scalar(expr[i, j], bool(expr[i, j].atoms(sympy.Float)))
                                       for j in range(expr.cols)) for i in range(expr.rows)))
-    if isinstance(expr, (sympy.Set, sympy.Tuple, sympy.logic.boolalg.Boolean)):
+    # A symbol is an Expr and also a sympy Boolean (it can stand for a truth value): a lone variable is
+    # a scalar answer. Booleans that are not expressions (true, x & y, ~x) are not answers.
+    if isinstance(expr, (sympy.Set, sympy.Tuple)) or (isinstance(expr, sympy.logic.boolalg.Boolean)
+                                                     and not isinstance(expr, sympy.Expr)):
         raise ParseError(f"unsupported structure {type(expr).__name__}")
-    return Scalar(expr, bool(expr.atoms(sympy.Float)))
+    places = written_places(text) if DECIMAL.match(text.strip()) else None
+    return Scalar(expr, bool(expr.atoms(sympy.Float)), places)
+
+
+def _is_relation(expr: sympy.Basic) -> bool:
+    """An equation or inequality, or a conjunction of them (a chain ``a < x < b``); ``x \\land y`` of bare
+    symbols is not a relation."""
+    if isinstance(expr, sympy.core.relational.Relational):
+        return True
+    return isinstance(expr, sympy.And) and all(_is_relation(arg) for arg in expr.args)
 
 
 def _parse_plain(text: str) -> sympy.Basic | None:
@@ -303,20 +331,24 @@ def _parse_plain(text: str) -> sympy.Basic | None:
         tree = ast.parse(source, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return _build(tree.body)
+    return _build(tree.body, source)
 
 
-def _build(node: ast.AST) -> sympy.Basic:
-    """Build a sympy object from a whitelisted AST node (unevaluated); anything else is a ParseError."""
+def _build(node: ast.AST, source: str) -> sympy.Basic:
+    """Build a sympy object from a whitelisted AST node (unevaluated); anything else is a ParseError.
+    A decimal literal keeps every digit written in ``source`` (a Python float would round
+    ``0.99999999999999999999`` to 1.0)."""
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         if isinstance(node.value, float):
-            return sympy.Float(repr(node.value))
+            literal = ast.get_source_segment(source, node) or repr(node.value)
+            digits = len(re.sub(r"[eE].*", "", re.sub(r"[^0-9eE]", "", literal)))
+            return sympy.Float(literal, max(15, digits))
         return sympy.Integer(node.value)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        inner = _build(node.operand)
+        inner = _build(node.operand, source)
         return sympy.Mul(-1, inner, evaluate=False) if isinstance(node.op, ast.USub) else inner
     if isinstance(node, ast.BinOp):
-        a, b = _build(node.left), _build(node.right)
+        a, b = _build(node.left, source), _build(node.right, source)
         if isinstance(node.op, ast.Add):
             return sympy.Add(a, b, evaluate=False)
         if isinstance(node.op, ast.Sub):
@@ -331,11 +363,11 @@ def _build(node: ast.AST) -> sympy.Basic:
         return _CONSTANTS.get(node.id) or sympy.Symbol(node.id)
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
             and not node.keywords and len(node.args) == 1):
-        return _FUNCTIONS[node.func.id](_build(node.args[0]), evaluate=False)
+        return _FUNCTIONS[node.func.id](_build(node.args[0], source), evaluate=False)
     if isinstance(node, ast.Compare):
         ops = {ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne, ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt,
                ast.GtE: sympy.Ge}
-        terms = [_build(node.left)] + [_build(c) for c in node.comparators]
+        terms = [_build(node.left, source)] + [_build(c, source) for c in node.comparators]
         rels = []
         for op, lhs, rhs in zip(node.ops, terms, terms[1:]):
             if type(op) not in ops:

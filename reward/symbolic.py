@@ -3,13 +3,16 @@
 Rules, per gold kind (``g``) and prediction kind (``p``):
 
 * **Scalars.** Structural equality; then, without free symbols, exact evaluation: two rationals are
-  compared exactly (no ``chop``, no float underflow, so ``1/2^98 != 1/2^99``); a decimal number
-  never equals an irrational exact gold (``3.14 != pi``) unless written with 6+ places and within one
-  unit of the last (``3.1415927``), while decimals inside an exact expression are
-  read exactly; irrationals are compared at 60 significant
-  digits with a relative tolerance of 1e-45 (1e-9 when a decimal was written on either side). With free
-  symbols: seeded randomized identity testing at real and complex points (40 digits); all usable
-  points agree -> equal, one clear mismatch -> different, too few usable points -> ``simplify`` of the
+  compared exactly (no ``chop``, no float underflow, so ``1/2^98 != 1/2^99``); a decimal prediction
+  against an exact gold follows :func:`reward.numbers.long_decimal_matches` (6+ places within one unit
+  of the last, only against a gold that is not a terminating decimal: ``3.1415927`` = ``pi``,
+  ``0.33333333`` = ``sqrt(4)/6``, ``1.9999999 != sqrt(4)``, ``3.14 != pi``), while decimals inside an
+  exact expression are read exactly; irrationals are compared at 60 significant digits with a relative
+  tolerance of 1e-45 (1e-9 when the gold has a written decimal). With free symbols
+  (:func:`_identity`): two rational functions exactly, at seeded random integer points; other
+  expressions at seeded real and complex points (40 digits, mpmath values, so no overflow or
+  underflow) with a relative tolerance; points where both values vanish prove nothing; all conclusive
+  points agree (3 at least) -> equal, one clear mismatch -> different, else ``simplify`` of the
   difference. ``i`` means the imaginary unit when the gold uses it. Undefined function calls
   (``f(x)``) must be the same calls on both sides and are then treated as opaque symbols.
 * **Relations.** ``x = a = ... = v`` keeps ``x = v``. Equations are equal up to a non-zero constant
@@ -23,11 +26,13 @@ Rules, per gold kind (``g``) and prediction kind (``p``):
   the full ladder and equal sizes); tuple and pair golds are ordered (two written ``x = 1, y = 2``
   lists are matched by name). A pair prediction ``(a, b)``
   against an interval gold is an open interval; intervals compare endpoints and openness; unions
-  compare their parts, then as sets. Matrices compare element-wise with equal shapes. One-element
-  collections equal their element.
-* **Text** compares normalised keys.
-* **Eval-mode options** (:class:`reward.verdict.Options`, all off by default), applied by
-  :func:`compare`: ``precision`` lets a decimal prediction equal the exact gold rounded to its written
+  compare their parts, then as sets. Matrices compare element-wise with equal shapes. A vector (a
+  one-column or one-row matrix with 2+ entries) equals an ordered tuple, pair or bare list of the same
+  entries in the same order, either side the gold (a prediction ``[a, b]`` too); a set or an interval
+  gold is never a vector. One-element collections equal their element.
+* **Text** compares normalised keys with case folded (both sides are text answers).
+* **Eval-mode options** (:class:`reward.verdict.Options`, all off by default), passed explicitly from
+  :func:`compare` through every comparison (``options`` arguments, no global state): ``precision`` lets a decimal prediction equal the exact gold rounded to its written
   places (method ``rounded``), at any depth (matrix entries, interval endpoints);
   ``rename_variables`` renames the prediction's single free variable to the gold's single one before
   comparing (``f(y)`` = ``f(x)``); ``set_accepts_relation`` lets a set/interval gold accept a relation
@@ -37,13 +42,14 @@ Rules, per gold kind (``g``) and prediction kind (``p``):
 from __future__ import annotations
 
 import random
-from contextvars import ContextVar
 from fractions import Fraction
 
+import mpmath
 import sympy
 from sympy.core.function import AppliedUndef
 
 from reward.normalize import text_key
+from reward.numbers import long_decimal_matches, terminates
 from reward.safe_parse import (
     Interval,
     IntervalUnion,
@@ -60,18 +66,19 @@ Result = tuple[bool, str]
 _EXACT_RTOL = sympy.Float("1e-45", 60)
 _FLOAT_RTOL = sympy.Float("1e-9", 60)
 _I = sympy.Symbol("i")
-_OPTIONS: ContextVar[Options] = ContextVar("reward_options", default=DEFAULT_OPTIONS)
+_IDENTITY_RTOL = 1e-30      # values at a sample point agree (40-digit evaluation on both sides)
+_FLOAT_IDENTITY_RTOL = 1e-9  # ... when a decimal was written on either side
+_MISMATCH_RTOL = 1e-8       # values at a sample point clearly differ
+_VANISHING = 1e-30          # both values below this at a point: the point proves nothing
+_EXACT_DEGREE_CAP = 4000    # degree bound up to which rational functions are compared exactly
+_EXACT_POINTS = 4           # agreeing exact evaluations needed
 
 
 def compare(gold: Node, pred: Node, options: Options = DEFAULT_OPTIONS) -> Result:
     """:func:`nodes_equal` under the eval-mode ``options`` (rules in the module docstring)."""
-    token = _OPTIONS.set(options)
-    try:
-        if options.rename_variables:
-            pred = _rename_single_variable(gold, pred)
-        return nodes_equal(gold, pred)
-    finally:
-        _OPTIONS.reset(token)
+    if options.rename_variables:
+        pred = _rename_single_variable(gold, pred)
+    return nodes_equal(gold, pred, options)
 
 
 def _rename_single_variable(gold: Node, pred: Node) -> Node:
@@ -85,29 +92,62 @@ def _rename_single_variable(gold: Node, pred: Node) -> Node:
     return Scalar(renamed, pred.has_float) if isinstance(pred, Scalar) else Relation(renamed)
 
 
-def nodes_equal(gold: Node, pred: Node) -> Result:
-    """Compare a parsed prediction with a parsed gold (rules in the module docstring)."""
+def nodes_equal(gold: Node, pred: Node, options: Options = DEFAULT_OPTIONS) -> Result:
+    """Compare a parsed prediction with a parsed gold (rules in the module docstring); ``options`` are
+    the eval-mode leniencies, passed down to every comparison of the parts."""
     gold, pred = _unwrap_single(gold), _unwrap_single(pred)
     if isinstance(gold, Scalar) and isinstance(pred, Scalar):
-        return scalars_equal(gold, pred)
+        return scalars_equal(gold, pred, options)
     if isinstance(gold, Text) or isinstance(pred, Text):
-        keys = (text_key(n.key) if isinstance(n, Text) else None for n in (gold, pred))
+        keys = (text_key(n.key, fold_case=True) if isinstance(n, Text) else None for n in (gold, pred))
         g, p = keys
         return (g is not None and g == p), "text"
     if isinstance(gold, Relation) or isinstance(pred, Relation):
-        return _relation_cases(gold, pred)
+        return _relation_cases(gold, pred, options)
     if isinstance(gold, MatrixNode) or isinstance(pred, MatrixNode):
         if not (isinstance(gold, MatrixNode) and isinstance(pred, MatrixNode)):
-            return False, "matrix"
+            return _vector_cases(gold, pred, options)
         if [len(r) for r in gold.rows] != [len(r) for r in pred.rows]:
             return False, "matrix"
-        ok = all(nodes_equal(a, b)[0] for ra, rb in zip(gold.rows, pred.rows) for a, b in zip(ra, rb))
+        ok = all(nodes_equal(a, b, options)[0] for ra, rb in zip(gold.rows, pred.rows) for a, b in zip(ra, rb))
         return ok, "matrix"
     if isinstance(gold, (Interval, IntervalUnion)):
-        return _interval_cases(gold, pred)
+        return _interval_cases(gold, pred, options)
     if isinstance(gold, Seq):
-        return _seq_cases(gold, pred)
+        return _seq_cases(gold, pred, options)
     return False, "kind_mismatch"
+
+
+def _vector_cases(gold: Node, pred: Node, options: Options) -> Result:
+    """A matrix against a non-matrix: a vector (one column or one row, 2+ entries) equals an ordered
+    tuple of the same entries in the same order (``(1, 2, 3)``, ``1, 2, 3``, ``[1, 2, 3]``; a bare-list
+    gold too, read in its written order). A set is unordered and an interval gold is not a vector."""
+    matrix, other = (gold, pred) if isinstance(gold, MatrixNode) else (pred, gold)
+    assert isinstance(matrix, MatrixNode)
+    entries = _vector_entries(matrix)
+    if entries is None:
+        return False, "matrix"
+    if isinstance(other, Seq) and other.kind != "set":
+        items = other.items
+    elif other is pred and isinstance(other, Interval) and not (other.left_open or other.right_open):
+        items = (other.lo, other.hi)  # [a, b] written for a vector
+    else:
+        return False, "matrix"
+    if len(items) != len(entries):
+        return False, "matrix"
+    pairs = zip(entries, items) if matrix is gold else zip(items, entries)
+    return all(nodes_equal(a, b, options)[0] for a, b in pairs), "matrix"
+
+
+def _vector_entries(matrix: MatrixNode) -> tuple[Node, ...] | None:
+    """The entries of a one-column or one-row matrix with at least 2 entries, else None."""
+    if len(matrix.rows) == 1:
+        entries = matrix.rows[0]
+    elif all(len(row) == 1 for row in matrix.rows):
+        entries = tuple(row[0] for row in matrix.rows)
+    else:
+        return None
+    return entries if len(entries) >= 2 else None
 
 
 def _unwrap_single(node: Node) -> Node:
@@ -116,34 +156,53 @@ def _unwrap_single(node: Node) -> Node:
     return node
 
 
-def _seq_cases(gold: Seq, pred: Node) -> Result:
+def _seq_cases(gold: Seq, pred: Node, options: Options) -> Result:
     if not isinstance(pred, Seq):
         return False, "set"
+    gold_names, pred_names = _solved_names(gold), _solved_names(pred)
+    if gold_names is not None and pred_names is not None and gold_names != pred_names:
+        return False, "set" if gold.kind in ("set", "list") else "tuple"
     if gold.kind in ("set", "list"):
-        golds, preds = _distinct(gold.items), _distinct(pred.items)
-        return len(golds) == len(preds) and _perfect_matching(golds, preds), "set"
+        golds, preds = _distinct(gold.items, options), _distinct(pred.items, options)
+        return len(golds) == len(preds) and _perfect_matching(golds, preds, options), "set"
     if pred.kind == "set" or len(pred.items) != len(gold.items):
         return False, "tuple"
     preds = pred.items
     if gold.names and set(gold.names) == set(pred.names):
         by_name = dict(zip(pred.names, pred.items))
         preds = tuple(by_name[name] for name in gold.names)
-    return all(nodes_equal(a, b)[0] for a, b in zip(gold.items, preds)), "tuple"
+    return all(nodes_equal(a, b, options)[0] for a, b in zip(gold.items, preds)), "tuple"
 
 
-def _distinct(items: tuple[Node, ...]) -> tuple[Node, ...]:
+def _solved_names(seq: Seq) -> set[str] | None:
+    """The variables a collection of equations solves for (``x = 1, y = 2`` -> {x, y}: one point;
+    ``x = 1, x = 2`` -> {x}: two values of x; subscripts and call arguments dropped, so
+    ``x_1 = 1, x_2 = 2`` -> {x} and ``W(n) = 1, W(n) = -1`` -> {W}), or
+    None when its items are not all ``name = value``. Two collections that both name their variables
+    must name the same ones (``x = 1, y = 2`` is not the solution list ``x = 1 and x = 2``)."""
+    names = list(seq.names)
+    if not names:
+        for item in seq.items:
+            expr = item.expr if isinstance(item, Relation) else None
+            if not isinstance(expr, sympy.Equality) or not (expr.lhs.is_Symbol or isinstance(expr.lhs, AppliedUndef)):
+                return None
+            names.append(str(expr.lhs.func) if isinstance(expr.lhs, AppliedUndef) else str(expr.lhs))
+    return {name.split("(", 1)[0].split("_", 1)[0] for name in names} if names else None
+
+
+def _distinct(items: tuple[Node, ...], options: Options) -> tuple[Node, ...]:
     """Items without repeats (a set written with a duplicate is the same set)."""
     kept: list[Node] = []
     for item in items:
-        if not any(nodes_equal(k, item)[0] for k in kept):
+        if not any(nodes_equal(k, item, options)[0] for k in kept):
             kept.append(item)
     return tuple(kept)
 
 
-def _perfect_matching(golds: tuple[Node, ...], preds: tuple[Node, ...]) -> bool:
+def _perfect_matching(golds: tuple[Node, ...], preds: tuple[Node, ...], options: Options) -> bool:
     """Kuhn's augmenting-path matching; each gold needs a distinct equal prediction."""
     n = len(golds)
-    eq = [[nodes_equal(g, p)[0] for p in preds] for g in golds]
+    eq = [[nodes_equal(g, p, options)[0] for p in preds] for g in golds]
     match: list[int] = [-1] * n
 
     def augment(gi: int, seen: list[bool]) -> bool:
@@ -158,17 +217,18 @@ def _perfect_matching(golds: tuple[Node, ...], preds: tuple[Node, ...]) -> bool:
     return all(augment(gi, [False] * n) for gi in range(n))
 
 
-def _interval_cases(gold: Interval | IntervalUnion, pred: Node) -> Result:
+def _interval_cases(gold: Interval | IntervalUnion, pred: Node, options: Options) -> Result:
     if isinstance(pred, Seq) and pred.kind == "pair" and all(isinstance(i, Scalar) for i in pred.items):
         lo, hi = pred.items
         assert isinstance(lo, Scalar) and isinstance(hi, Scalar)
         pred = Interval(lo, hi, True, True)
     if isinstance(gold, Interval) and isinstance(pred, Interval):
         same_openness = (gold.left_open, gold.right_open) == (pred.left_open, pred.right_open)
-        ok = same_openness and scalars_equal(gold.lo, pred.lo)[0] and scalars_equal(gold.hi, pred.hi)[0]
+        ok = (same_openness and scalars_equal(gold.lo, pred.lo, options)[0]
+              and scalars_equal(gold.hi, pred.hi, options)[0])
         return ok, "interval"
     if isinstance(gold, IntervalUnion) and isinstance(pred, IntervalUnion) and len(gold.parts) == len(pred.parts):
-        if all(_interval_cases(a, b)[0] for a, b in zip(gold.parts, pred.parts)):
+        if all(_interval_cases(a, b, options)[0] for a, b in zip(gold.parts, pred.parts)):
             return True, "interval"
     gs, ps = _as_set(gold), _as_set(pred)
     if gs is None or ps is None:
@@ -176,14 +236,14 @@ def _interval_cases(gold: Interval | IntervalUnion, pred: Node) -> Result:
     return _sets_equal(gs, ps), "interval"
 
 
-def _relation_cases(gold: Node, pred: Node) -> Result:
+def _relation_cases(gold: Node, pred: Node, options: Options) -> Result:
     if isinstance(gold, Relation) and isinstance(pred, Relation):
         return _relations_equal(gold.expr, pred.expr), "relation"
     if isinstance(pred, Relation):
         value = _assigned_value(pred.expr, computation=True)
         if isinstance(gold, Scalar) and value is not None:
-            return scalars_equal(gold, Scalar(value, bool(value.atoms(sympy.Float))))[0], "assignment"
-        if _OPTIONS.get().set_accepts_relation and isinstance(gold, (Interval, IntervalUnion, Seq)):
+            return scalars_equal(gold, Scalar(value, bool(value.atoms(sympy.Float))), options)[0], "assignment"
+        if options.set_accepts_relation and isinstance(gold, (Interval, IntervalUnion, Seq)):
             gs, ps = _as_set(gold), _relation_set(pred.expr)
             if gs is not None and ps is not None:
                 return _sets_equal(gs, ps), "relation_set"
@@ -191,7 +251,7 @@ def _relation_cases(gold: Node, pred: Node) -> Result:
     assert isinstance(gold, Relation)
     value = _assigned_value(gold.expr, computation=False)
     if value is not None and isinstance(pred, Scalar):
-        return scalars_equal(Scalar(value, bool(value.atoms(sympy.Float))), pred)[0], "assignment"
+        return scalars_equal(Scalar(value, bool(value.atoms(sympy.Float))), pred, options)[0], "assignment"
     if isinstance(pred, (Interval, IntervalUnion, Seq)):
         gs, ps = _relation_set(gold.expr), _as_set(pred)
         if gs is not None and ps is not None:
@@ -248,6 +308,11 @@ def _relations_equal(g: sympy.Basic, p: sympy.Basic) -> bool:
 
 def _constant_ratio(a: sympy.Basic, b: sympy.Basic, positive_only: bool) -> bool:
     """True when ``a / b`` is one non-zero (positive) constant at every sampled point."""
+    with mpmath.workdps(50):
+        return _constant_ratio_at_points(a, b, positive_only)
+
+
+def _constant_ratio_at_points(a: sympy.Basic, b: sympy.Basic, positive_only: bool) -> bool:
     symbols = sorted(a.free_symbols | b.free_symbols, key=str)
     ratios = []
     for point in _points(symbols, complex_points=False):
@@ -306,7 +371,7 @@ def _sets_equal(a: sympy.Set, b: sympy.Set) -> bool:
         return False
 
 
-def scalars_equal(gold: Scalar, pred: Scalar) -> Result:
+def scalars_equal(gold: Scalar, pred: Scalar, options: Options = DEFAULT_OPTIONS) -> Result:
     """Compare two scalar expressions (rules in the module docstring)."""
     ge, pe = gold.expr, pred.expr
     if ge == pe:
@@ -323,21 +388,27 @@ def scalars_equal(gold: Scalar, pred: Scalar) -> Result:
     has_float = gold.has_float or pred.has_float
     if not (ge.free_symbols or pe.free_symbols):
         gv, pv = _evaluate(ge), _evaluate(pe)
-        if pred.has_float and not gold.has_float and pv.is_Rational and _rounded(gv, pv):
+        decimal_vs_exact = pred.has_float and not gold.has_float
+        if decimal_vs_exact and pv.is_Rational and _rounded(gv, pv, options):
             return True, "rounded"
         if gv.is_Rational and pv.is_Rational:
-            if has_float:
+            if gv == pv:
+                return True, "rational"
+            if decimal_vs_exact:
+                return _long_decimal(gv, pv, pred), "decimal_vs_exact"
+            if gold.has_float:
                 return _close(complex(gv), complex(pv), 1e-9), "numeric_tol"
-            return gv == pv, "rational"
-        if pred.has_float and not gold.has_float and pv.is_Rational:
-            return _long_decimal_matches(gv, pv), "decimal_vs_exact"
+            return False, "rational"
+        if decimal_vs_exact and pv.is_Rational:
+            return _long_decimal(gv, pv, pred), "decimal_vs_exact"
+        if decimal_vs_exact and gv.is_Rational and terminates(Fraction(int(gv.p), int(gv.q))):
+            return _numbers_equal(gv, pv, False)  # an integer or terminating gold takes its exact value only
         return _numbers_equal(gv, pv, has_float)
     return _identity(ge, pe, has_float)
 
 
-def _rounded(gold: sympy.Basic, decimal: sympy.Rational) -> bool:
+def _rounded(gold: sympy.Basic, decimal: sympy.Rational, options: Options) -> bool:
     """The ``precision`` option: ``decimal`` is the real gold rounded to its written places."""
-    options = _OPTIONS.get()
     if options.precision is None:
         return False
     places = _places(decimal)
@@ -359,15 +430,23 @@ def _places(decimal: sympy.Rational) -> int:
     return places
 
 
-def _long_decimal_matches(gold: sympy.Basic, decimal: sympy.Rational) -> bool:
-    """A decimal with k >= 6 written places matches an exact gold within one unit of its last place."""
-    places = _places(decimal)
-    if places < 6:
+def _long_decimal(gold: sympy.Basic, decimal: sympy.Rational, pred: Scalar) -> bool:
+    """:func:`reward.numbers.long_decimal_matches` for a decimal prediction against an exact gold value
+    (places as written for a plain decimal, else those of its value); an irrational gold is evaluated
+    well beyond the decimal's places."""
+    places = pred.places if pred.places is not None else _places(decimal)
+    value = Fraction(int(decimal.p), int(decimal.q))
+    if gold.is_Rational:
+        return long_decimal_matches(Fraction(int(gold.p), int(gold.q)), value, places)
+    magnitude = gold.evalf(15)
+    if not (magnitude.is_number and magnitude.is_real and magnitude.is_finite):
         return False
-    g = gold.evalf(places + 20)
-    if not g.is_real:
+    digits = places + 30 + len(str(int(abs(magnitude))))
+    g = gold.evalf(digits)
+    if not (g.is_number and g.is_real and g.is_finite):
         return False
-    return bool(abs(g - decimal) < sympy.Rational(1, 10**places))
+    r = sympy.Rational(g)
+    return long_decimal_matches(Fraction(int(r.p), int(r.q)), value, places, irrational=True)
 
 
 def _numbers_equal(gv: sympy.Basic, pv: sympy.Basic, has_float: bool) -> Result:
@@ -385,20 +464,119 @@ def _numbers_equal(gv: sympy.Basic, pv: sympy.Basic, has_float: bool) -> Result:
 
 
 def _identity(ge: sympy.Basic, pe: sympy.Basic, has_float: bool) -> Result:
+    """Two expressions with free symbols: exactly for rational functions (:func:`_rational_identity`),
+    else by values at seeded points compared with a relative tolerance. A point where both values
+    vanish (below 1e-30) or that cannot be evaluated proves nothing; all conclusive points must agree
+    and at least 3 must, else ``simplify`` of the difference decides."""
+    exact = _rational_identity(ge, pe)
+    if exact is not None:
+        return exact, "identity"
     symbols = sorted(ge.free_symbols | pe.free_symbols, key=str)
+    rtol = _FLOAT_IDENTITY_RTOL if has_float else _IDENTITY_RTOL
     agree = 0
-    for point in _points(symbols, complex_points=True):
-        a, b = _value(ge, point), _value(pe, point)
-        if a is None or b is None:
-            continue
-        scale = max(1.0, abs(a), abs(b))
-        if abs(a - b) <= (1e-9 if has_float else 1e-25) * scale:
-            agree += 1
-        elif abs(a - b) > 1e-8 * scale:
-            return False, "identity"
+    with mpmath.workdps(50):
+        for point in _points(symbols, complex_points=True):
+            a, b = _value(ge, point), _value(pe, point)
+            if a is None or b is None:
+                continue
+            scale = max(abs(a), abs(b))
+            if scale < _VANISHING:
+                continue
+            diff = abs(a - b)
+            if diff <= rtol * scale:
+                agree += 1
+            elif diff > _MISMATCH_RTOL * scale:
+                return False, "identity"
     if agree >= 3:
         return True, "identity"
     return _simplify_zero(ge, pe), "simplify"
+
+
+class _NotRational(Exception):
+    """The expression is not a rational function with rational coefficients (or is too large)."""
+
+
+def _rational_identity(ge: sympy.Basic, pe: sympy.Basic) -> bool | None:
+    """Exact comparison of two rational functions with rational coefficients (integer powers of
+    symbols, no constants like π): both are evaluated exactly at seeded random integer points of
+    size up to 2^31. A non-zero rational function whose numerator has degree at most d vanishes at
+    such a point with probability at most d / 2^31 (Schwartz-Zippel), so with the degree bound capped
+    at 4000, 4 agreeing points make a false "equal" below 1e-20; one differing point is a proof.
+    None when not applicable (other functions, degree bound above the cap, poles everywhere)."""
+    try:
+        bound = _degree_bound(ge) + _degree_bound(pe)
+    except _NotRational:
+        return None
+    if bound > _EXACT_DEGREE_CAP:
+        return None
+    symbols = sorted(ge.free_symbols | pe.free_symbols, key=str)
+    rng = random.Random(7654321)
+    agree = 0
+    for _ in range(3 * _EXACT_POINTS):
+        point = {sym: Fraction(rng.randint(1, 2**31) * rng.choice((1, -1))) for sym in symbols}
+        try:
+            a, b = _exact_value(ge, point), _exact_value(pe, point)
+        except ZeroDivisionError:  # a pole at this point: try another one
+            continue
+        except _NotRational:
+            return None
+        if a != b:
+            return False
+        agree += 1
+        if agree == _EXACT_POINTS:
+            return True
+    return None
+
+
+def _degree_bound(expr: sympy.Basic) -> int:
+    """An upper bound on the degree of the numerator and of the denominator of ``expr`` as a rational
+    function; raises :class:`_NotRational` when it is not one."""
+    if not expr.free_symbols:
+        return 0
+    if expr.is_Symbol:
+        return 1
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        total = sum(_degree_bound(arg) for arg in expr.args)
+        if total > _EXACT_DEGREE_CAP:
+            raise _NotRational("degree above the cap")
+        return total
+    exponent = _integer_exponent(expr)
+    if exponent is not None:
+        total = abs(exponent) * _degree_bound(expr.base)
+        if total > _EXACT_DEGREE_CAP:
+            raise _NotRational("degree above the cap")
+        return total
+    raise _NotRational(type(expr).__name__)
+
+
+def _exact_value(expr: sympy.Basic, point: dict[sympy.Symbol, Fraction]) -> Fraction:
+    """``expr`` (a rational function, see :func:`_degree_bound`) at a rational ``point``, exactly."""
+    if not expr.free_symbols:
+        value = expr if expr.is_Rational else _evaluate(expr)
+        if not value.is_Rational:
+            raise _NotRational("irrational constant")
+        return Fraction(int(value.p), int(value.q))
+    if expr.is_Symbol:
+        return point[expr]
+    if isinstance(expr, sympy.Add):
+        return sum((_exact_value(arg, point) for arg in expr.args), Fraction(0))
+    if isinstance(expr, sympy.Mul):
+        product = Fraction(1)
+        for arg in expr.args:
+            product *= _exact_value(arg, point)
+        return product
+    exponent = _integer_exponent(expr)
+    if exponent is not None:
+        return _exact_value(expr.base, point) ** exponent  # 0 ** -n raises ZeroDivisionError
+    raise _NotRational(type(expr).__name__)
+
+
+def _integer_exponent(expr: sympy.Basic) -> int | None:
+    """The exponent of a power whose exponent is a (possibly unevaluated) integer constant, else None."""
+    if not isinstance(expr, sympy.Pow) or expr.exp.free_symbols:
+        return None
+    exponent = expr.exp if expr.exp.is_Integer else _evaluate(expr.exp)
+    return int(exponent) if exponent.is_Integer else None
 
 
 def _points(symbols: list[sympy.Symbol], complex_points: bool) -> list[dict[sympy.Symbol, sympy.Basic]]:
@@ -417,16 +595,18 @@ def _points(symbols: list[sympy.Symbol], complex_points: bool) -> list[dict[symp
     return points
 
 
-def _value(expr: sympy.Basic, point: dict[sympy.Symbol, sympy.Basic]) -> complex | None:
-    """``expr`` at ``point`` as a Python complex with 40-digit evaluation, or None when unusable."""
+def _value(expr: sympy.Basic, point: dict[sympy.Symbol, sympy.Basic]) -> mpmath.mpc | mpmath.mpf | None:
+    """``expr`` at ``point`` with 40-digit evaluation, as an mpmath number (no overflow or underflow:
+    ``x^{10000}`` at 2.3 or 0.3 stays a usable value), or None when unusable. Callers compute with the
+    result under ``mpmath.workdps(50)``."""
     try:
         v = expr.evalf(40, subs=point)
         if not v.is_number or v.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
             return None
-        c = complex(v)
+        c = v._to_mpmath(170)
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
         return None
-    if c != c or abs(c) == float("inf"):
+    if not mpmath.isfinite(c):
         return None
     return c
 

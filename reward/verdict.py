@@ -42,7 +42,10 @@ class Options:
       prediction written with ``k >= precision`` places (and at least 2 significant digits) then
       matches an exact gold whose value rounded half away from zero to ``k`` places is the prediction
       (``0.33`` = ``1/3`` and ``2.6667`` = ``8/3`` with ``precision=2``). Math-Verify's
-      ``float_rounding``. Without it, a decimal matches an exact gold only when written with 6+ places.
+      ``float_rounding``. Without it, a decimal matches an exact gold only when the gold is not a
+      terminating decimal (an irrational or a fraction such as ``1/3``) and the prediction is written
+      with 6+ places within one unit of its last place (``reward.numbers.long_decimal_matches``); an
+      integer or terminating-decimal gold accepts only its exact value (``0.999999 != 1``).
     * ``rename_variables``: an answer in one variable equals the gold in another one when renaming that
       single variable makes them equal (``f(y)`` = ``f(x)``, ``y^2 + 1`` = ``x^2 + 1``). Math-Verify's
       ``strict=False`` (restricted here to one variable on each side).

@@ -237,3 +237,75 @@ OPTION_CASES = {
 ])
 def test_eval_mode_options(response, gold, options, expected):
     assert reward.verify(response, gold, **options).correct is expected
+
+
+# Issue 14 (matching rules; the labelled cases live in tests/reward/cases/{bare_variable,long_decimals,
+# identity_large_exponents,case_sensitivity,list_vs_column_vector}.jsonl): parser corners that a lone
+# variable would otherwise expose, and the building blocks of the rules.
+ISSUE_14_CASES = [
+    ("f'(x)", "f(x)", False),              # the LaTeX grammar drops primes: they become a subscript
+    ("y'", "y", False),
+    ("f'(x)", "f'(x)", True),
+    ("y''", "y''", True),
+    ("2^{T}", "2", False),                 # ^{T} is a power, not a transpose a scalar drops
+    ("M^{T}", "M", False),                 # (a lone M parses now: the transpose must not vanish)
+    ("x \\pmod{3}", "x - 3", False),       # \pmod is not \pm
+    ("E", "e", False),                     # capital E is a variable
+    ("e^{2}", "e^2", True),
+]
+
+
+@pytest.mark.parametrize("pred,gold,expected", ISSUE_14_CASES)
+def test_issue_14_parser_corners(pred, gold, expected):
+    check(pred, gold, expected)
+
+
+def test_long_decimal_rule_has_one_implementation():
+    from fractions import Fraction
+
+    from reward import numbers
+
+    third, eighth = Fraction(1, 3), Fraction(1, 8)
+    assert numbers.terminates(eighth) and numbers.terminates(Fraction(7)) and not numbers.terminates(third)
+    assert numbers.long_decimal_matches(third, Fraction("0.333333"), 6)
+    assert numbers.long_decimal_matches(third, Fraction("0.333334"), 6)
+    assert not numbers.long_decimal_matches(third, Fraction("0.333332"), 6)
+    assert not numbers.long_decimal_matches(third, Fraction("0.33333"), 5)           # too short
+    assert not numbers.long_decimal_matches(Fraction(1), Fraction("0.999999"), 6)    # integer: exact only
+    assert not numbers.long_decimal_matches(eighth, Fraction("0.125001"), 6)         # terminating: exact only
+    # an irrational gold arrives as a long rational approximation; one that is numerically a short
+    # decimal (an unsimplified integer such as log_2 8) is exact only
+    sqrt2 = Fraction("1.41421356237309504880168872420969807856967187537694")
+    assert numbers.long_decimal_matches(sqrt2, Fraction("1.414214"), 6, irrational=True)
+    assert not numbers.long_decimal_matches(sqrt2, Fraction("1.414215"), 6, irrational=True)
+    three = Fraction(3) - Fraction(1, 10**40)
+    assert not numbers.long_decimal_matches(three, Fraction("2.9999999"), 7, irrational=True)
+    assert numbers.long_decimal_matches(three, Fraction("3.0000000"), 7, irrational=True)
+    assert numbers.parse_number("0.3333330").places == 7 and numbers.parse_number("3.000").places == 0
+
+
+def test_rational_functions_are_compared_exactly():
+    from reward import symbolic
+    from reward.safe_parse import parse_answer
+
+    def exact(a: str, b: str):
+        return symbolic._rational_identity(parse_answer(a).expr, parse_answer(b).expr)
+
+    assert exact("\\left(\\frac{x}{10}\\right)^{100}", "\\left(\\frac{x}{10}\\right)^{99}") is False
+    assert exact("\\left(\\frac{x}{10}\\right)^{100}", "\\frac{x^{100}}{10^{100}}") is True
+    assert exact("\\frac{x^{31}-x^{30}}{x-1}", "x^{30}") is True
+    assert exact("\\sin x", "\\sin x") is None                     # not a rational function
+    assert exact("x^{10000}", "x^{9999}") is None                  # degree bound above the cap: numeric
+
+
+def test_options_are_an_explicit_argument():
+    from contextvars import ContextVar
+
+    from reward import symbolic
+    from reward.safe_parse import parse_answer
+    from reward.verdict import Options
+
+    assert not any(isinstance(value, ContextVar) for value in vars(symbolic).values())
+    gold, pred = parse_answer("\\begin{pmatrix} \\frac{1}{3} \\\\ 1 \\end{pmatrix}"), parse_answer("(0.33, 1)")
+    assert symbolic.nodes_equal(gold, pred, Options(precision=2))[0]
+    assert not symbolic.nodes_equal(gold, pred)[0]

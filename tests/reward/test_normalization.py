@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reward.grader import grade
-from reward.normalize import normalize_answer, strip_delimiters, text_key
+from reward.normalize import normalize_answer, same_text, strip_delimiters, text_key
 from reward.verdict import Options
 
 
@@ -67,7 +67,26 @@ def test_repairs_only_in_repair_mode(text, repaired, unrepaired):
 
 
 def test_text_key():
-    assert text_key("\\text{Evelyn}") == text_key("evelyn")
+    assert text_key("\\text{Evelyn}") == "Evelyn"                          # case kept by default
+    assert text_key("\\text{Evelyn}", fold_case=True) == text_key("evelyn")
+
+
+@pytest.mark.parametrize("gold,pred,expected", [
+    ("\\text{Evelyn}", "evelyn", True),        # two text answers: case folded
+    ("Evelyn", "EVELYN", True),                  # words of 4+ letters are text
+    ("\\text{Yes}", "yes", True),              # a short answer word is text
+    ("No", "\\text{NO}", True),
+    ("\\text{ACF}", "ACF", True),              # same case: equal without folding
+    ("x", "X", False),                           # variables: case-sensitive
+    ("p", "P", False),
+    ("(a, b)", "(A, B)", False),
+    ("\\delta", "\\Delta", False),           # command names are never folded
+    ("AB", "ab", False),                         # short letter groups are variables
+    ("\\text{ACF}", "acf", False),             # acf is not a text answer
+    ("\\text{x}", "X", False),
+])
+def test_same_text_folds_case_only_between_text_answers(gold, pred, expected):
+    assert same_text(gold, pred) is expected
 
 
 def _cheap(pred, gold):
