@@ -3,7 +3,7 @@
 Rungs, cheapest first; the first decision wins.
 
 1. **Multiple choice.** A gold that is a single letter A-E (``B``, ``(B)``, ``\\text{(B)}``) is compared
-   with the first candidate that is a choice letter (:func:`reward.parser.choice_letter`: ``B``, ``b``,
+   with the first candidate that is a choice letter (:func:`reward.choice.choice_letter`: ``B``, ``b``,
    ``(B)``, ``B.``, ``B) 42``, ``\\text{(B)}``, ``Option B``; not ``B+1`` or ``2B``); a value answer
    (``\\boxed{42}``) is never mapped to its option (``parse_error``).
    **Clock times** (:func:`reward.forms.compare_clocks`): two times of day are equal only as the same
@@ -42,7 +42,7 @@ from reward.caps import DEFAULT_CAPS, TooLarge
 from reward.forms import compare_clocks
 from reward.normalize import NormalizedAnswer, normalize_answer, same_text
 from reward.numbers import DECIMAL, numbers_match, parse_number
-from reward.parser import choice_letter
+from reward.choice import choice_letter
 from reward.verdict import DEFAULT_OPTIONS, Options, Status
 
 if TYPE_CHECKING:  # sympy-backed types, imported lazily at run time
@@ -102,7 +102,8 @@ def grade(candidates: Sequence[str], golds: Sequence[str], *, mode: Literal["rew
     return Grade(False, "no_answer", "none", None)
 
 
-def _grade_all(candidates: Sequence[str], golds: Sequence[str], cheap_only: bool, options: Options) -> Grade | None:
+def _grade_all(candidates: Sequence[str], golds: Sequence[str], cheap_only: bool,
+               options: Options) -> Grade | None:
     """Reward mode with several distinct boxes: correct only when every box is correct."""
     outcomes = [grade([c], golds, mode="reward", cheap_only=cheap_only, options=options) for c in candidates]
     joined = ", ".join(candidates)
@@ -140,16 +141,19 @@ def _unwrap_text(text: str) -> str:
 
 
 def _grade_choice(candidates: Sequence[str], letters: list[str]) -> Grade:
-    """A choice gold against the first candidate that *is* a choice letter (:func:`reward.parser.choice_letter`:
-    ``C``, ``c``, ``(C) 42``, ``\\text{(C)}``, not ``B+1``). Eval-mode extraction keeps at most one such
-    candidate, the response's choice reading, so a letter inside an expression or a letter named before a
-    value answer never decides. No letter (a value such as ``\\boxed{42}``: the options are unknown here, so
-    a value is never mapped to its letter) is wrong with status ``parse_error``."""
+    """A choice gold against the first candidate that *is* a choice letter
+    (:func:`reward.choice.choice_letter`: ``C``, ``c``, ``(C) 42``, ``\\text{(C)}``, not ``B+1``).
+    Eval-mode extraction keeps at most one such candidate, the response's choice reading, so a letter
+    inside an expression or a letter named before a value answer never decides. No letter (a value such
+    as ``\\boxed{42}``: the options are unknown here, so a value is never mapped to its letter) is wrong
+    with status ``parse_error``."""
     for cand in candidates:
         letter = choice_letter(cand)
         if letter is not None:
             return Grade(letter in letters, "ok", "choice", cand)
-    return Grade(False, "parse_error" if candidates else "no_answer", "choice", candidates[0] if candidates else None)
+    if not candidates:
+        return Grade(False, "no_answer", "choice", None)
+    return Grade(False, "parse_error", "choice", candidates[0])
 
 
 def _fast(pred: NormalizedAnswer, golds: list[NormalizedAnswer], options: Options) -> tuple[bool, str] | None:
@@ -173,7 +177,9 @@ def _fast(pred: NormalizedAnswer, golds: list[NormalizedAnswer], options: Option
         assert gn is not None
         all_int = all_int and gn.value.denominator == 1 and p.value.denominator == 1 and gn.tolerance == 0
         if numbers_match(gn, p, g.percent, pred.percent):
-            return True, "int" if all_int else ("numeric_tol" if gn.tolerance or gn.value != p.value else "rational")
+            if all_int:
+                return True, "int"
+            return True, "numeric_tol" if gn.tolerance or gn.value != p.value else "rational"
         if (gn.tolerance == 0 and p.places and not (g.percent or pred.percent)
                 and options.rounded_match(gn.value, p.value, p.places)):
             return True, "rounded"
@@ -182,7 +188,8 @@ def _fast(pred: NormalizedAnswer, golds: list[NormalizedAnswer], options: Option
 
 def _symbolic(pred: NormalizedAnswer, golds: list[NormalizedAnswer],
               options: Options) -> tuple[bool, Status, str] | None:
-    """Parse the prediction and compare it with each parsable gold; None when the prediction does not parse."""
+    """Parse the prediction and compare it with each parsable gold; None when the prediction does not
+    parse."""
     from reward import symbolic
     from reward.safe_parse import ParseError, parse_answer
 
@@ -214,15 +221,17 @@ def _percent_equal(gold: NormalizedAnswer, pred: NormalizedAnswer, gold_node: No
     """Percent rung for non-plain numbers: a side carrying ``%`` may also be read divided by 100."""
     import sympy
 
-    from reward import symbolic
     from reward.safe_parse import Scalar
+    from reward.scalars import scalars_equal
 
     if not (isinstance(gold_node, Scalar) and isinstance(pred_node, Scalar)):
         return False
     hundredth = sympy.Rational(1, 100)
-    golds = [gold_node] + ([Scalar(sympy.Mul(gold_node.expr, hundredth), gold_node.has_float)] if gold.percent else [])
-    preds = [pred_node] + ([Scalar(sympy.Mul(pred_node.expr, hundredth), pred_node.has_float)] if pred.percent else [])
-    return any(symbolic.scalars_equal(g, p, options)[0] for g in golds for p in preds)
+    def readings(node: Scalar, percent: bool) -> list[Scalar]:
+        return [node] + ([Scalar(sympy.Mul(node.expr, hundredth), node.has_float)] if percent else [])
+
+    golds, preds = readings(gold_node, gold.percent), readings(pred_node, pred.percent)
+    return any(scalars_equal(g, p, options)[0] for g in golds for p in preds)
 
 
 @lru_cache(maxsize=4096)

@@ -2,24 +2,14 @@
 
 Rules, per gold kind (``g``) and prediction kind (``p``):
 
-* **Scalars.** Structural equality; then, without free symbols, exact evaluation: two rationals are
-  compared exactly (no ``chop``, no float underflow, so ``1/2^98 != 1/2^99``); a decimal prediction
-  against an exact gold follows :func:`reward.numbers.long_decimal_matches` (6+ places within one unit
-  of the last, only against a gold that is not a terminating decimal: ``3.1415927`` = ``pi``,
-  ``0.33333333`` = ``sqrt(4)/6``, ``1.9999999 != sqrt(4)``, ``3.14 != pi``), while decimals inside an
-  exact expression are read exactly; irrationals are compared at 60 significant digits with a relative
-  tolerance of 1e-45 (1e-9 when the gold has a written decimal). With free symbols
-  (:func:`_identity`): two rational functions exactly, at seeded random integer points; other
-  expressions at seeded real and complex points (40 digits, mpmath values, so no overflow or
-  underflow) with a relative tolerance; points where both values vanish prove nothing; all conclusive
-  points agree (3 at least) -> equal, one clear mismatch -> different, else ``simplify`` of the
-  difference. ``i`` means the imaginary unit when the gold uses it. Undefined function calls
-  (``f(x)``) must be the same calls on both sides and are then treated as opaque symbols.
+* **Scalars** (:mod:`reward.scalars`): structural equality, then exact evaluation without free
+  symbols, or the identity tests of :mod:`reward.identity` with free symbols.
 * **Relations.** ``x = a = ... = v`` keeps ``x = v``. Equations are equal up to a non-zero constant
   factor of ``lhs - rhs``; inequalities up to a positive factor with the same strictness (flipped forms
   accepted); univariate relations otherwise compare their solution sets. A relation gold accepts an
   equivalent interval/set prediction; a relation prediction never matches a set/interval gold (it
-  would let a model restate the inequality it was asked to solve). A scalar gold accepts an assignment
+  would let a model restate the inequality it was asked to solve). Equations and inequalities are
+  compared by :func:`reward.identity.constant_ratio`. A scalar gold accepts an assignment
   ``x = v`` or a computation ``2 \\cdot 3 = v`` whose value equals it, and an assignment gold ``x = v``
   accepts ``v`` (a gold ``7 = 11a + c`` is a statement, not an assignment).
 * **Collections.** Set and bare-list golds are unordered (repeats dropped, then a perfect matching with
@@ -32,8 +22,9 @@ Rules, per gold kind (``g``) and prediction kind (``p``):
   gold is never a vector. One-element collections equal their element.
 * **Text** compares normalised keys with case folded (both sides are text answers).
 * **Eval-mode options** (:class:`reward.verdict.Options`, all off by default), passed explicitly from
-  :func:`compare` through every comparison (``options`` arguments, no global state): ``precision`` lets a decimal prediction equal the exact gold rounded to its written
-  places (method ``rounded``), at any depth (matrix entries, interval endpoints);
+  :func:`compare` through every comparison (``options`` arguments, no global state): ``precision``
+  lets a decimal prediction equal the exact gold rounded to its written places (method ``rounded``), at
+  any depth (matrix entries, interval endpoints);
   ``rename_variables`` renames the prediction's single free variable to the gold's single one before
   comparing (``f(y)`` = ``f(x)``); ``set_accepts_relation`` lets a set/interval gold accept a relation
   prediction with the same solution set (method ``relation_set``).
@@ -41,15 +32,11 @@ Rules, per gold kind (``g``) and prediction kind (``p``):
 
 from __future__ import annotations
 
-import random
-from fractions import Fraction
-
-import mpmath
 import sympy
 from sympy.core.function import AppliedUndef
 
+from reward.identity import constant_ratio, evaluate
 from reward.normalize import text_key
-from reward.numbers import long_decimal_matches, terminates
 from reward.safe_parse import (
     Interval,
     IntervalUnion,
@@ -60,18 +47,8 @@ from reward.safe_parse import (
     Seq,
     Text,
 )
+from reward.scalars import Result, scalars_equal
 from reward.verdict import DEFAULT_OPTIONS, Options
-
-Result = tuple[bool, str]
-_EXACT_RTOL = sympy.Float("1e-45", 60)
-_FLOAT_RTOL = sympy.Float("1e-9", 60)
-_I = sympy.Symbol("i")
-_IDENTITY_RTOL = 1e-30      # values at a sample point agree (40-digit evaluation on both sides)
-_FLOAT_IDENTITY_RTOL = 1e-9  # ... when a decimal was written on either side
-_MISMATCH_RTOL = 1e-8       # values at a sample point clearly differ
-_VANISHING = 1e-30          # both values below this at a point: the point proves nothing
-_EXACT_DEGREE_CAP = 4000    # degree bound up to which rational functions are compared exactly
-_EXACT_POINTS = 4           # agreeing exact evaluations needed
 
 
 def compare(gold: Node, pred: Node, options: Options = DEFAULT_OPTIONS) -> Result:
@@ -109,7 +86,8 @@ def nodes_equal(gold: Node, pred: Node, options: Options = DEFAULT_OPTIONS) -> R
             return _vector_cases(gold, pred, options)
         if [len(r) for r in gold.rows] != [len(r) for r in pred.rows]:
             return False, "matrix"
-        ok = all(nodes_equal(a, b, options)[0] for ra, rb in zip(gold.rows, pred.rows) for a, b in zip(ra, rb))
+        pairs = (pair for ra, rb in zip(gold.rows, pred.rows) for pair in zip(ra, rb))
+        ok = all(nodes_equal(a, b, options)[0] for a, b in pairs)
         return ok, "matrix"
     if isinstance(gold, (Interval, IntervalUnion)):
         return _interval_cases(gold, pred, options)
@@ -184,7 +162,9 @@ def _solved_names(seq: Seq) -> set[str] | None:
     if not names:
         for item in seq.items:
             expr = item.expr if isinstance(item, Relation) else None
-            if not isinstance(expr, sympy.Equality) or not (expr.lhs.is_Symbol or isinstance(expr.lhs, AppliedUndef)):
+            if not isinstance(expr, sympy.Equality):
+                return None
+            if not (expr.lhs.is_Symbol or isinstance(expr.lhs, AppliedUndef)):
                 return None
             names.append(str(expr.lhs.func) if isinstance(expr.lhs, AppliedUndef) else str(expr.lhs))
     return {name.split("(", 1)[0].split("_", 1)[0] for name in names} if names else None
@@ -227,7 +207,8 @@ def _interval_cases(gold: Interval | IntervalUnion, pred: Node, options: Options
         ok = (same_openness and scalars_equal(gold.lo, pred.lo, options)[0]
               and scalars_equal(gold.hi, pred.hi, options)[0])
         return ok, "interval"
-    if isinstance(gold, IntervalUnion) and isinstance(pred, IntervalUnion) and len(gold.parts) == len(pred.parts):
+    both_unions = isinstance(gold, IntervalUnion) and isinstance(pred, IntervalUnion)
+    if both_unions and len(gold.parts) == len(pred.parts):
         if all(_interval_cases(a, b, options)[0] for a, b in zip(gold.parts, pred.parts)):
             return True, "interval"
     gs, ps = _as_set(gold), _as_set(pred)
@@ -242,7 +223,8 @@ def _relation_cases(gold: Node, pred: Node, options: Options) -> Result:
     if isinstance(pred, Relation):
         value = _assigned_value(pred.expr, computation=True)
         if isinstance(gold, Scalar) and value is not None:
-            return scalars_equal(gold, Scalar(value, bool(value.atoms(sympy.Float))), options)[0], "assignment"
+            assigned = Scalar(value, bool(value.atoms(sympy.Float)))
+            return scalars_equal(gold, assigned, options)[0], "assignment"
         if options.set_accepts_relation and isinstance(gold, (Interval, IntervalUnion, Seq)):
             gs, ps = _as_set(gold), _relation_set(pred.expr)
             if gs is not None and ps is not None:
@@ -298,34 +280,12 @@ def _relations_equal(g: sympy.Basic, p: sympy.Basic) -> bool:
         (gop, ge), (pop, pe) = gt[0], pt[0]
         if gop == pop:
             positive_only = gop in (">", ">=")
-            if _constant_ratio(ge, pe, positive_only):
+            if constant_ratio(ge, pe, positive_only):
                 return True
     gs, ps = _relation_set(g), _relation_set(p)
     if gs is not None and ps is not None:
         return _sets_equal(gs, ps)
     return False
-
-
-def _constant_ratio(a: sympy.Basic, b: sympy.Basic, positive_only: bool) -> bool:
-    """True when ``a / b`` is one non-zero (positive) constant at every sampled point."""
-    with mpmath.workdps(50):
-        return _constant_ratio_at_points(a, b, positive_only)
-
-
-def _constant_ratio_at_points(a: sympy.Basic, b: sympy.Basic, positive_only: bool) -> bool:
-    symbols = sorted(a.free_symbols | b.free_symbols, key=str)
-    ratios = []
-    for point in _points(symbols, complex_points=False):
-        va, vb = _value(a, point), _value(b, point)
-        if va is None or vb is None or abs(vb) < 1e-30:
-            continue
-        ratios.append(va / vb)
-    if len(ratios) < 3:
-        return False
-    first = ratios[0]
-    if abs(first) < 1e-30 or (positive_only and (abs(first.imag) > 1e-20 or first.real <= 0)):
-        return False
-    return all(abs(r - first) <= 1e-20 * abs(first) for r in ratios)
 
 
 def _relation_set(rel: sympy.Basic) -> sympy.Set | None:
@@ -343,13 +303,14 @@ def _relation_set(rel: sympy.Basic) -> sympy.Set | None:
 
 def _as_set(node: Node) -> sympy.Set | None:
     if isinstance(node, Interval):
-        lo, hi = _evaluate(node.lo.expr), _evaluate(node.hi.expr)
+        lo, hi = evaluate(node.lo.expr), evaluate(node.hi.expr)
         return sympy.Interval(lo, hi, node.left_open, node.right_open)
     if isinstance(node, IntervalUnion):
         parts = [_as_set(p) for p in node.parts]
         return None if any(p is None for p in parts) else sympy.Union(*parts)
-    if isinstance(node, Seq) and node.kind in ("set", "list") and all(isinstance(i, Scalar) for i in node.items):
-        return sympy.FiniteSet(*(_evaluate(i.expr) for i in node.items if isinstance(i, Scalar)))
+    if isinstance(node, Seq) and node.kind in ("set", "list"):
+        if all(isinstance(i, Scalar) for i in node.items):
+            return sympy.FiniteSet(*(evaluate(i.expr) for i in node.items if isinstance(i, Scalar)))
     if isinstance(node, Seq) and node.kind == "pair":
         return _as_set(_as_interval_pair(node))
     return None
@@ -369,267 +330,3 @@ def _sets_equal(a: sympy.Set, b: sympy.Set) -> bool:
         return bool(sympy.SymmetricDifference(a, b).is_empty)
     except Exception:  # undecidable symbolic set algebra
         return False
-
-
-def scalars_equal(gold: Scalar, pred: Scalar, options: Options = DEFAULT_OPTIONS) -> Result:
-    """Compare two scalar expressions (rules in the module docstring)."""
-    ge, pe = gold.expr, pred.expr
-    if ge == pe:
-        return True, "structural"
-    if _I in ge.free_symbols:
-        ge, pe = ge.subs(_I, sympy.I), pe.subs(_I, sympy.I)
-    ge, pe = _rationalize(ge), _rationalize(pe)
-    calls = ge.atoms(AppliedUndef) | pe.atoms(AppliedUndef)
-    if calls:
-        if ge.atoms(AppliedUndef) != pe.atoms(AppliedUndef):
-            return False, "function"
-        names = {call: sympy.Dummy(f"call{k}") for k, call in enumerate(sorted(calls, key=str))}
-        ge, pe = ge.xreplace(names), pe.xreplace(names)
-    has_float = gold.has_float or pred.has_float
-    if not (ge.free_symbols or pe.free_symbols):
-        gv, pv = _evaluate(ge), _evaluate(pe)
-        decimal_vs_exact = pred.has_float and not gold.has_float
-        if decimal_vs_exact and pv.is_Rational and _rounded(gv, pv, options):
-            return True, "rounded"
-        if gv.is_Rational and pv.is_Rational:
-            if gv == pv:
-                return True, "rational"
-            if decimal_vs_exact:
-                return _long_decimal(gv, pv, pred), "decimal_vs_exact"
-            if gold.has_float:
-                return _close(complex(gv), complex(pv), 1e-9), "numeric_tol"
-            return False, "rational"
-        if decimal_vs_exact and pv.is_Rational:
-            return _long_decimal(gv, pv, pred), "decimal_vs_exact"
-        if decimal_vs_exact and gv.is_Rational and terminates(Fraction(int(gv.p), int(gv.q))):
-            return _numbers_equal(gv, pv, False)  # an integer or terminating gold takes its exact value only
-        return _numbers_equal(gv, pv, has_float)
-    return _identity(ge, pe, has_float)
-
-
-def _rounded(gold: sympy.Basic, decimal: sympy.Rational, options: Options) -> bool:
-    """The ``precision`` option: ``decimal`` is the real gold rounded to its written places."""
-    if options.precision is None:
-        return False
-    places = _places(decimal)
-    if gold.is_Rational:
-        exact = Fraction(int(gold.p), int(gold.q))
-    else:
-        g = gold.evalf(places + 30)
-        if not (g.is_number and g.is_real and g.is_finite):
-            return False
-        exact = Fraction(str(sympy.Rational(g)))
-    return options.rounded_match(exact, Fraction(int(decimal.p), int(decimal.q)), places)
-
-
-def _places(decimal: sympy.Rational) -> int:
-    """Decimal places of a decimal rational (``3/25`` -> 2), at most 60."""
-    places = 0
-    while 10**places % int(decimal.q) and places < 60:
-        places += 1
-    return places
-
-
-def _long_decimal(gold: sympy.Basic, decimal: sympy.Rational, pred: Scalar) -> bool:
-    """:func:`reward.numbers.long_decimal_matches` for a decimal prediction against an exact gold value
-    (places as written for a plain decimal, else those of its value); an irrational gold is evaluated
-    well beyond the decimal's places."""
-    places = pred.places if pred.places is not None else _places(decimal)
-    value = Fraction(int(decimal.p), int(decimal.q))
-    if gold.is_Rational:
-        return long_decimal_matches(Fraction(int(gold.p), int(gold.q)), value, places)
-    magnitude = gold.evalf(15)
-    if not (magnitude.is_number and magnitude.is_real and magnitude.is_finite):
-        return False
-    digits = places + 30 + len(str(int(abs(magnitude))))
-    g = gold.evalf(digits)
-    if not (g.is_number and g.is_real and g.is_finite):
-        return False
-    r = sympy.Rational(g)
-    return long_decimal_matches(Fraction(int(r.p), int(r.q)), value, places, irrational=True)
-
-
-def _numbers_equal(gv: sympy.Basic, pv: sympy.Basic, has_float: bool) -> Result:
-    a, b = gv.evalf(60), pv.evalf(60)
-    if not (a.is_number and b.is_number) or a.has(sympy.nan, sympy.zoo) or b.has(sympy.nan, sympy.zoo):
-        return _simplify_zero(gv, pv), "simplify"
-    if a.is_infinite or b.is_infinite:
-        return bool(a == b), "numeric_exact"
-    diff = abs(a - b)
-    scale = max(abs(a), abs(b))
-    if scale < sympy.Float("1e-50", 60):
-        return _simplify_zero(gv, pv), "simplify"
-    rtol = _FLOAT_RTOL if has_float else _EXACT_RTOL
-    return bool(diff <= rtol * scale), ("numeric_tol" if has_float else "numeric_exact")
-
-
-def _identity(ge: sympy.Basic, pe: sympy.Basic, has_float: bool) -> Result:
-    """Two expressions with free symbols: exactly for rational functions (:func:`_rational_identity`),
-    else by values at seeded points compared with a relative tolerance. A point where both values
-    vanish (below 1e-30) or that cannot be evaluated proves nothing; all conclusive points must agree
-    and at least 3 must, else ``simplify`` of the difference decides."""
-    exact = _rational_identity(ge, pe)
-    if exact is not None:
-        return exact, "identity"
-    symbols = sorted(ge.free_symbols | pe.free_symbols, key=str)
-    rtol = _FLOAT_IDENTITY_RTOL if has_float else _IDENTITY_RTOL
-    agree = 0
-    with mpmath.workdps(50):
-        for point in _points(symbols, complex_points=True):
-            a, b = _value(ge, point), _value(pe, point)
-            if a is None or b is None:
-                continue
-            scale = max(abs(a), abs(b))
-            if scale < _VANISHING:
-                continue
-            diff = abs(a - b)
-            if diff <= rtol * scale:
-                agree += 1
-            elif diff > _MISMATCH_RTOL * scale:
-                return False, "identity"
-    if agree >= 3:
-        return True, "identity"
-    return _simplify_zero(ge, pe), "simplify"
-
-
-class _NotRational(Exception):
-    """The expression is not a rational function with rational coefficients (or is too large)."""
-
-
-def _rational_identity(ge: sympy.Basic, pe: sympy.Basic) -> bool | None:
-    """Exact comparison of two rational functions with rational coefficients (integer powers of
-    symbols, no constants like π): both are evaluated exactly at seeded random integer points of
-    size up to 2^31. A non-zero rational function whose numerator has degree at most d vanishes at
-    such a point with probability at most d / 2^31 (Schwartz-Zippel), so with the degree bound capped
-    at 4000, 4 agreeing points make a false "equal" below 1e-20; one differing point is a proof.
-    None when not applicable (other functions, degree bound above the cap, poles everywhere)."""
-    try:
-        bound = _degree_bound(ge) + _degree_bound(pe)
-    except _NotRational:
-        return None
-    if bound > _EXACT_DEGREE_CAP:
-        return None
-    symbols = sorted(ge.free_symbols | pe.free_symbols, key=str)
-    rng = random.Random(7654321)
-    agree = 0
-    for _ in range(3 * _EXACT_POINTS):
-        point = {sym: Fraction(rng.randint(1, 2**31) * rng.choice((1, -1))) for sym in symbols}
-        try:
-            a, b = _exact_value(ge, point), _exact_value(pe, point)
-        except ZeroDivisionError:  # a pole at this point: try another one
-            continue
-        except _NotRational:
-            return None
-        if a != b:
-            return False
-        agree += 1
-        if agree == _EXACT_POINTS:
-            return True
-    return None
-
-
-def _degree_bound(expr: sympy.Basic) -> int:
-    """An upper bound on the degree of the numerator and of the denominator of ``expr`` as a rational
-    function; raises :class:`_NotRational` when it is not one."""
-    if not expr.free_symbols:
-        return 0
-    if expr.is_Symbol:
-        return 1
-    if isinstance(expr, (sympy.Add, sympy.Mul)):
-        total = sum(_degree_bound(arg) for arg in expr.args)
-        if total > _EXACT_DEGREE_CAP:
-            raise _NotRational("degree above the cap")
-        return total
-    exponent = _integer_exponent(expr)
-    if exponent is not None:
-        total = abs(exponent) * _degree_bound(expr.base)
-        if total > _EXACT_DEGREE_CAP:
-            raise _NotRational("degree above the cap")
-        return total
-    raise _NotRational(type(expr).__name__)
-
-
-def _exact_value(expr: sympy.Basic, point: dict[sympy.Symbol, Fraction]) -> Fraction:
-    """``expr`` (a rational function, see :func:`_degree_bound`) at a rational ``point``, exactly."""
-    if not expr.free_symbols:
-        value = expr if expr.is_Rational else _evaluate(expr)
-        if not value.is_Rational:
-            raise _NotRational("irrational constant")
-        return Fraction(int(value.p), int(value.q))
-    if expr.is_Symbol:
-        return point[expr]
-    if isinstance(expr, sympy.Add):
-        return sum((_exact_value(arg, point) for arg in expr.args), Fraction(0))
-    if isinstance(expr, sympy.Mul):
-        product = Fraction(1)
-        for arg in expr.args:
-            product *= _exact_value(arg, point)
-        return product
-    exponent = _integer_exponent(expr)
-    if exponent is not None:
-        return _exact_value(expr.base, point) ** exponent  # 0 ** -n raises ZeroDivisionError
-    raise _NotRational(type(expr).__name__)
-
-
-def _integer_exponent(expr: sympy.Basic) -> int | None:
-    """The exponent of a power whose exponent is a (possibly unevaluated) integer constant, else None."""
-    if not isinstance(expr, sympy.Pow) or expr.exp.free_symbols:
-        return None
-    exponent = expr.exp if expr.exp.is_Integer else _evaluate(expr.exp)
-    return int(exponent) if exponent.is_Integer else None
-
-
-def _points(symbols: list[sympy.Symbol], complex_points: bool) -> list[dict[sympy.Symbol, sympy.Basic]]:
-    """Seeded sample points: 6 real points in +-[0.3, 2.3] and, optionally, 2 complex points."""
-    rng = random.Random(1234567)
-    points = []
-    for k in range(8 if complex_points else 6):
-        point: dict[sympy.Symbol, sympy.Basic] = {}
-        for s in symbols:
-            re_part = rng.uniform(0.3, 2.3) * rng.choice((1, -1) if k % 2 else (1,))
-            if k >= 6:
-                point[s] = sympy.Float(re_part, 40) + sympy.I * sympy.Float(rng.uniform(0.3, 2.3), 40)
-            else:
-                point[s] = sympy.Float(re_part, 40)
-        points.append(point)
-    return points
-
-
-def _value(expr: sympy.Basic, point: dict[sympy.Symbol, sympy.Basic]) -> mpmath.mpc | mpmath.mpf | None:
-    """``expr`` at ``point`` with 40-digit evaluation, as an mpmath number (no overflow or underflow:
-    ``x^{10000}`` at 2.3 or 0.3 stays a usable value), or None when unusable. Callers compute with the
-    result under ``mpmath.workdps(50)``."""
-    try:
-        v = expr.evalf(40, subs=point)
-        if not v.is_number or v.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
-            return None
-        c = v._to_mpmath(170)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError, AttributeError):
-        return None
-    if not mpmath.isfinite(c):
-        return None
-    return c
-
-
-def _close(a: complex, b: complex, rtol: float) -> bool:
-    return abs(a - b) <= rtol * max(abs(a), abs(b), 1e-300)
-
-
-def _simplify_zero(a: sympy.Basic, b: sympy.Basic) -> bool:
-    try:
-        return bool(sympy.simplify(sympy.Add(a, -b)) == 0)
-    except Exception:  # simplify can raise on exotic expressions; that is "not shown equal"
-        return False
-
-
-def _evaluate(expr: sympy.Basic) -> sympy.Basic:
-    """Evaluate an unevaluated (cap-checked) tree exactly."""
-    return expr.doit()
-
-
-def _rationalize(expr: sympy.Basic) -> sympy.Basic:
-    """Replace written decimals by the exact rationals they denote (``0.3333`` -> 3333/10000)."""
-    floats = expr.atoms(sympy.Float)
-    if not floats:
-        return expr
-    return expr.xreplace({f: sympy.Rational(str(f)) for f in floats})

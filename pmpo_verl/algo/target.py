@@ -1,6 +1,7 @@
 """Clip-aware target-ESS rule: clip fraction -> target effective sample size.
 
-PMPO's exact mapping is not public; this is the project's reconstruction (pmpo-algorithm.md §7).
+PMPO's exact mapping is not public; this is the project's reconstruction
+(docs/algorithm.md#7-clip-aware-target-ess-rule).
 With ``E0 = ESS(0) = N`` and ``E1 = ESS(1)`` the attainable interval of a trajectory:
 
     g(c)  = clamp(c / c_sat, 0, 1) ** gamma

@@ -73,7 +73,8 @@ def test_bad_knob_value_fails_when_the_config_is_built():
 
 
 def test_knob_without_target_or_plus_is_rejected():
-    """The traps of verl-integration.md §6: a knob needs both the `+` and the `_target_` override."""
+    """The traps of docs/verl-internals.md#6-extra-hyper-parameters-a-policylossconfig-subclass: a knob
+    needs both the `+` and the `_target_` override."""
     with pytest.raises(ConfigCompositionException):
         compose_ppo(PLUGIN[:2] + ["actor_rollout_ref.actor.policy_loss.clip_saturation=0.1"])
     cfg = compose_ppo(PLUGIN[:2] + ["+actor_rollout_ref.actor.policy_loss.clip_saturation=0.1"])

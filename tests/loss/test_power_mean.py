@@ -69,7 +69,8 @@ def test_power_mean_is_monotone_in_p_and_bounded():
 
 @pytest.mark.parametrize("p", [0.0, 1e-6, 0.3, 1.0])
 def test_gradient_is_ratio_times_softmax_weights(p):
-    """d M_p / d x_t = M_p * w_t(p), w = softmax(p x) (pmpo-algorithm.md §5); finite differences agree."""
+    """d M_p / d x_t = M_p * w_t(p), w = softmax(p x) (docs/algorithm.md#5-gradient-and-token-weights);
+    finite differences agree."""
     g = torch.Generator().manual_seed(1)
     x = (torch.randn(2, 7, generator=g, dtype=torch.float64) * 0.3).requires_grad_(True)
     mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3], dtype=torch.bool)

@@ -139,7 +139,7 @@ def test_boxes_differing_only_in_whitespace_are_one_answer():
 # ---------------------------------------------------------------- issue 14: choice letters and eval extraction
 
 def test_choice_letter_reader_accepts_letters_not_expressions():
-    from reward.parser import choice_letter
+    from reward.choice import choice_letter
 
     for text, letter in (("C", "C"), ("c", "C"), ("(b)", "B"), ("[D]", "D"), ("C.", "C"), ("C)", "C"),
                          ("(C) 42", "C"), ("C) 42", "C"), ("C. 42", "C"), ("C: 42", "C"), ("\\text{(C)}", "C"),
