@@ -1,32 +1,25 @@
 """Public entry points: :func:`verify`, :func:`verify_batch` and verl's :func:`compute_score`.
 
-Flow per item: gold preparation (cached) -> extraction (:mod:`reward.parser`, in-process, linear in
-a bounded window) -> cheap rungs of the ladder in-process (:func:`reward.grader.grade` with
-``cheap_only=True``: integers, exact numbers, strings, choice letters) -> everything else in the
-process pool (:mod:`reward.pool`) under a hard per-item deadline. Cheap items never touch the pool, so
-a batch of AIME integers costs microseconds each.
+Flow per item: gold preparation (:func:`reward.gold.prepare_gold`, cached) -> extraction
+(:mod:`reward.parser`, in-process, linear in a bounded window) -> cheap rungs of the ladder in-process
+(:func:`reward.grader.grade` with ``cheap_only=True``: integers, exact numbers, strings, choice letters) ->
+everything else in the process pool (:mod:`reward.pool`) under a hard per-item deadline. Cheap items never
+touch the pool, so a batch of AIME integers costs microseconds each.
 """
 
 from __future__ import annotations
 
-import math
-import re
 import time
-from functools import lru_cache
 from typing import Any, Literal, Sequence
 
-from reward.forms import undouble_gold
+from reward.gold import Gold, prepare_gold, verl_gold
 from reward.grader import Grade, grade
 from reward.parser import extract_answer
 from reward.verdict import Options, Verdict
 
 Mode = Literal["reward", "eval"]
-Gold = Any
-"""A gold answer: a string, an int/float (AMC golds are floats like ``27.0``) or a list of alternatives."""
 
 REWARD_TIMEOUT = 2.0
-GOLD_SOLUTION_CHARS = 200
-_ANSWER_ANCHOR = re.compile(r"final\s+answer|answer\s*(?:is|:)", re.IGNORECASE)
 
 
 def verify(response: str, gold: Gold, *, mode: Mode = "eval", timeout: float = 5.0, precision: int | None = None,
@@ -96,61 +89,21 @@ def compute_score(data_source: str, solution_str: str, ground_truth: Any, extra_
     ``reward_kwargs``: ``mode`` (default ``"reward"``), ``timeout`` (default 2 s), ``workers``,
     ``correct_score`` (default 1.0) and ``incorrect_score`` (default 0.0); with ``mode="eval"`` also
     ``precision``, ``rename_variables`` and ``set_accepts_relation``; other keys are ignored.
-    Parquet stores one ground-truth string per row: when ``extra_info["answers"]`` holds a list of
-    acceptable answers (Minerva, OlympiadBench; written by examples/data_preprocess), the gold is that
-    list, so validation during training grades like the evaluator.
+    Parquet stores one ground-truth string per row: when ``extra_info["answers"]`` holds the acceptable
+    answers (a JSON list written by examples/data_preprocess through :func:`reward.gold.verl_fields`, or a
+    list), the gold is that list (:func:`reward.gold.verl_gold`), so validation during training grades like
+    the evaluator.
     Safe to call from any thread: timeouts are enforced by killing worker processes, never by signals.
     """
     mode: Mode = kwargs.get("mode", "reward")
     timeout = float(kwargs.get("timeout", REWARD_TIMEOUT))
-    answers = (extra_info or {}).get("answers") if isinstance(extra_info, dict) else None
-    if answers is not None and not isinstance(answers, str) and len(answers) > 0:
-        ground_truth = answers
-    verdict = verify_batch([solution_str], [ground_truth], mode=mode, timeout=timeout,
+    verdict = verify_batch([solution_str], [verl_gold(ground_truth, extra_info)], mode=mode, timeout=timeout,
                            workers=kwargs.get("workers"), precision=kwargs.get("precision"),
                            rename_variables=kwargs.get("rename_variables", False),
                            set_accepts_relation=kwargs.get("set_accepts_relation", False))[0]
     score = float(kwargs.get("correct_score", 1.0)) if verdict.correct else float(kwargs.get("incorrect_score", 0.0))
     return {"score": score, "acc": bool(verdict.correct), "pred": verdict.pred or "", "status": verdict.status,
             "method": verdict.method}
-
-
-def prepare_gold(gold: Gold) -> tuple[str, ...]:
-    """Acceptable gold strings: floats that are integral become integers (``27.0`` -> ``27``), lists and
-    arrays are alternatives, a gold JSON-escaped twice (every backslash run doubled, ``\\\\frac{1}{2}``)
-    gets its backslash runs halved (:func:`reward.forms.undouble_gold`), a gold containing ``\\boxed{}``
-    is reduced to its boxed answer(s) (an unclosed final ``\\boxed{`` to the text after it), and a gold
-    written as a whole solution without a box (longer than ``GOLD_SOLUTION_CHARS`` with a "final
-    answer"/"answer is" anchor) to its eval-mode answer. The same preparation applies in both modes: a
-    gold is trusted data, so repairing an escaping artefact in it is safe."""
-    if hasattr(gold, "tolist") and not isinstance(gold, str):
-        gold = gold.tolist()
-    if isinstance(gold, (list, tuple)):
-        return tuple(alt for item in gold for alt in prepare_gold(item))
-    if isinstance(gold, bool) or gold is None:
-        return ()
-    if isinstance(gold, int):
-        return (str(gold),)
-    if isinstance(gold, float):
-        if not math.isfinite(gold):
-            return ()
-        return (str(int(gold)),) if gold.is_integer() else (repr(gold),)
-    return _prepare_gold_text(str(gold))
-
-
-@lru_cache(maxsize=65536)
-def _prepare_gold_text(gold: str) -> tuple[str, ...]:
-    text = undouble_gold(gold.strip())
-    if "\\boxed" in text or "\\fbox" in text or _is_solution(text):
-        extraction = extract_answer(text, "gold")
-        if extraction.candidates:
-            return (extraction.candidates[0],)
-    return (text,) if text else ()
-
-
-def _is_solution(text: str) -> bool:
-    """A gold written as a whole solution without a box: long prose with an answer anchor."""
-    return len(text) > GOLD_SOLUTION_CHARS and bool(_ANSWER_ANCHOR.search(text))
 
 
 def _verdict(outcome: Grade, gold_text: str, elapsed_ms: float) -> Verdict:

@@ -25,17 +25,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _pmpo_data import (
-    TEMPLATES,
-    DataError,
-    gold_strings,
-    last_boxed,
-    load_hub,
-    make_row,
-    pick,
-    read_records,
-    write_parquet,
-)
+from _pmpo_data import TEMPLATES, DataError, make_row, one_line_errors, pick, write_parquet
+
+from pmpo_verl.evaluation.datafiles import read_rows
+from pmpo_verl.evaluation.hub import load_split
+from reward.gold import last_boxed, prepare_gold
 
 HUB_NAME = "DigitalLearningGmbH/MATH-lighteval"
 HUB_CONFIG = "default"
@@ -53,17 +47,36 @@ def problem_key(problem: str) -> str:
     return " ".join(problem.split())
 
 
+def load_hub(name: str, config: str | None, split: str) -> list[dict]:
+    return load_split(name, config, split, name,
+                      "Offline? Pass local files instead (--local-file, --exclude-file; see --help)")
+
+
+def golds_of(rec: dict, source: str) -> tuple[str, ...]:
+    """The prepared golds of a MATH row: its ``answer`` field, else the last ``\\boxed{}`` of its solution."""
+    if rec.get("answer") not in (None, ""):
+        return prepare_gold(rec["answer"])
+    boxed = last_boxed(str(pick(rec, ("solution",), "solution or answer", source)))
+    return prepare_gold(boxed) if boxed else ()
+
+
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output-dir", default=os.path.expanduser("~/data/pmpo/qwen_math"),
                         help="where math_lvl3to5_train.parquet is written (default: %(default)s)")
     parser.add_argument("--local-file", nargs="+", default=None,
-                        help="local MATH rows (problem, level, solution or answer) instead of the hub (offline)")
-    parser.add_argument("--splits", default="train,test", help=f"hub splits of {HUB_NAME} (default: %(default)s)")
+                        help="local MATH rows (problem, level, solution or answer) instead of the hub "
+                             "(offline)")
+    parser.add_argument("--splits", default="train,test",
+                        help=f"hub splits of {HUB_NAME} (default: %(default)s)")
     parser.add_argument("--levels", default="3,4,5", help="MATH levels to keep (default: %(default)s)")
     parser.add_argument("--exclude-file", default=None,
-                        help="rows whose `problem` is dropped (MATH-500); default: the hub's HuggingFaceH4/MATH-500")
-    parser.add_argument("--no-exclude", action="store_true", help="keep MATH-500 problems (only with --splits train)")
+                        help="rows whose `problem` is dropped (MATH-500); "
+                             "default: the hub's HuggingFaceH4/MATH-500")
+    parser.add_argument("--no-exclude", action="store_true",
+                        help="keep MATH-500 problems (only with --splits train)")
     parser.add_argument("--template", choices=TEMPLATES, default="qwen_math")
     parser.add_argument("--max-rows", type=int, default=None, help="keep the first N rows (smoke tests)")
     args = parser.parse_args(argv)
@@ -85,14 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         excluded: set[str] = set()
     elif args.exclude_file:
         excluded = {problem_key(str(pick(r, ("problem", "question"), "problem", args.exclude_file)))
-                    for r in read_records(args.exclude_file)}
+                    for r in read_rows(args.exclude_file)}
     else:
-        excluded = {problem_key(str(pick(r, ("problem",), "problem", MATH500_HUB[0]))) for r in load_hub(*MATH500_HUB)}
+        excluded = {problem_key(str(pick(r, ("problem",), "problem", MATH500_HUB[0])))
+                    for r in load_hub(*MATH500_HUB)}
 
     records: list[tuple[str, dict]] = []
     if args.local_file:
         for path in args.local_file:
-            records += [(path, r) for r in read_records(path)]
+            records += [(path, r) for r in read_rows(path)]
     else:
         for split in [s.strip() for s in args.splits.split(",") if s.strip()]:
             records += [(f"hub:{HUB_NAME}:{split}", r) for r in load_hub(HUB_NAME, HUB_CONFIG, split)]
@@ -112,11 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if key in seen:
             counts["duplicate"] += 1
             continue
-        if rec.get("answer") not in (None, ""):
-            golds = gold_strings(rec["answer"])
-        else:
-            boxed = last_boxed(str(pick(rec, ("solution",), "solution or answer", source)))
-            golds = gold_strings(boxed) if boxed else []
+        golds = golds_of(rec, source)
         if not problem or not golds:
             counts["no_answer"] += 1
             continue
@@ -124,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(make_row("pmpo/math", problem, golds, len(rows), "train", args.template))
         if args.max_rows and len(rows) >= args.max_rows:
             break
-    print(f"kept {len(rows)} problems; skipped: other levels {counts['level']}, MATH-500 {counts['excluded']}, "
-          f"duplicates {counts['duplicate']}, no boxed answer {counts['no_answer']}", file=sys.stderr)
+    print(f"kept {len(rows)} problems; skipped: other levels {counts['level']}, "
+          f"MATH-500 {counts['excluded']}, duplicates {counts['duplicate']}, "
+          f"no boxed answer {counts['no_answer']}", file=sys.stderr)
     write_parquet(rows, os.path.join(args.output_dir, OUTPUT_NAME))
     return 0
 

@@ -1,15 +1,16 @@
-"""Benchmark registry, loaders (hub via ``datasets``, local JSON lines, custom JSONL/parquet files) and
-answer normalisation (AIME strings, AMC floats, Minerva/OlympiadBench lists)."""
+"""Benchmark registry and loading: rows from the hub (:mod:`.hub`), a ``--data-dir`` of JSON lines or a custom
+JSONL/JSON/parquet file (:mod:`.datafiles`), turned into problems whose golds are prepared by
+:func:`reward.gold.prepare_gold` (the rule the training data and the reward use too)."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
-from . import hub
+from reward.gold import prepare_gold, verl_gold
+
+from . import datafiles, hub
 from .errors import EvalError
 
 QUESTION_FIELDS = ("problem", "question", "Problem", "Question", "prompt")
@@ -22,13 +23,13 @@ class Benchmark:
 
     name: str
     title: str  # column title in results.md (the paper's spelling)
-    hub_id: Optional[str]
+    hub_id: str | None
     hub_split: str = "test"
-    hub_config: Optional[str] = None
-    local_file: Optional[str] = None  # file name inside --data-dir
+    hub_config: str | None = None
+    local_file: str | None = None  # file name inside --data-dir
     question_fields: tuple = QUESTION_FIELDS
     answer_fields: tuple = ANSWER_FIELDS
-    path: Optional[str] = None  # custom benchmark: a JSONL/JSON/parquet file
+    path: str | None = None  # custom benchmark: a JSONL/JSON/parquet file
 
 
 REGISTRY: dict[str, Benchmark] = {
@@ -53,7 +54,7 @@ CUSTOM_SUFFIXES = (".jsonl", ".json", ".parquet")
 class Problem:
     id: str
     question: str
-    gold: Any  # str, or a list of acceptable alternatives
+    gold: tuple[str, ...]  # the acceptable gold strings (reward.gold.prepare_gold)
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -85,38 +86,12 @@ def parse_specs(spec: str) -> list[Benchmark]:
     return out
 
 
-# ----------------------------------------------------------------------------------------- normalisation
-
-
-def normalize_gold(answer: Any) -> Any:
-    """Canonical gold: integral floats -> integer strings (AMC ``27.0`` -> ``"27"``), integer strings lose
-    leading zeros (AIME ``"025"`` -> ``"25"``), list items are stripped and a one-item list is unwrapped.
-    Longer lists stay lists: the verifier accepts any of them."""
-    if hasattr(answer, "tolist") and not isinstance(answer, str):
-        answer = answer.tolist()
-    if isinstance(answer, (list, tuple)):
-        items = [normalize_gold(a) for a in answer]
-        items = [a for a in items if a not in (None, "")]
-        return items[0] if len(items) == 1 else items
-    if isinstance(answer, bool) or answer is None:
-        return None
-    if isinstance(answer, int):
-        return str(answer)
-    if isinstance(answer, float):
-        if not math.isfinite(answer):
-            return None
-        return str(int(answer)) if answer.is_integer() else repr(answer)
-    text = str(answer).strip()
-    if text.lstrip("-").isdigit():
-        return str(int(text))
-    return text
-
-
 def _pick(row: dict, fields: tuple, what: str, where: str) -> Any:
     for f in fields:
         if f in row and row[f] is not None:
             return row[f]
-    raise EvalError(f"{where}: row has no {what} field (looked for {', '.join(fields)}; found {', '.join(row)})")
+    raise EvalError(f"{where}: row has no {what} field (looked for {', '.join(fields)}; "
+                    f"found {', '.join(map(str, row))})")
 
 
 def _question_of(row: dict, bench: Benchmark, where: str) -> str:
@@ -129,79 +104,48 @@ def _question_of(row: dict, bench: Benchmark, where: str) -> str:
     return str(_pick(row, bench.question_fields, "question", where))
 
 
-def _answer_of(row: dict, bench: Benchmark, where: str) -> Any:
+def golds_of(row: dict, bench: Benchmark, where: str) -> tuple[str, ...]:
+    """The gold strings of a row (:func:`reward.gold.prepare_gold`): a verl parquet row's
+    ``extra_info.answers``/``ground_truth`` (:func:`reward.gold.verl_gold`), else the first answer field; the
+    items of OlympiadBench's ``is_multiple_answer`` lists are the parts of one answer."""
     rm = row.get("reward_model")
-    if isinstance(rm, dict) and "ground_truth" in rm:  # verl parquet
-        return rm["ground_truth"]
-    ans = _pick(row, bench.answer_fields, "answer", where)
-    if row.get("is_multiple_answer") and isinstance(ans, (list, tuple)) and len(ans) > 1:
-        return ", ".join(str(a).strip() for a in ans)  # OlympiadBench: several parts form one answer
-    return ans
+    if isinstance(rm, dict) and "ground_truth" in rm:
+        return prepare_gold(verl_gold(rm["ground_truth"], row.get("extra_info")))
+    answer = _pick(row, bench.answer_fields, "answer", where)
+    return prepare_gold(answer, parts=bool(row.get("is_multiple_answer")))
 
 
 def to_problems(rows: list[dict], bench: Benchmark, where: str) -> list[Problem]:
     problems = []
     for i, row in enumerate(rows):
-        gold = normalize_gold(_answer_of(row, bench, f"{where} row {i}"))
-        if gold in (None, "", []):
+        golds = golds_of(row, bench, f"{where} row {i}")
+        if not golds:
             raise EvalError(f"{where} row {i}: empty answer")
-        problems.append(Problem(str(i), _question_of(row, bench, f"{where} row {i}"), gold,
+        problems.append(Problem(str(i), _question_of(row, bench, f"{where} row {i}"), golds,
                                 {k: row[k] for k in ("id", "unique_id", "url") if k in row}))
     return problems
 
 
-# ----------------------------------------------------------------------------------------------- loaders
-
-
-def read_rows(path: str) -> list[dict]:
-    """Rows of a JSON lines, JSON (a list) or parquet file."""
-    try:
-        if path.endswith(".parquet"):
-            import pandas as pd
-
-            return pd.read_parquet(path).to_dict(orient="records")
-        with open(path, encoding="utf-8") as fh:
-            if path.endswith(".json"):
-                data = json.load(fh)
-                return list(data if isinstance(data, list) else data.get("data", []))
-            return [json.loads(line) for line in fh if line.strip()]
-    except (OSError, ValueError) as exc:
-        raise EvalError(f"cannot read {path}: {exc}") from None
-
-
-def _load_hub(bench: Benchmark) -> list[dict]:
-    hint = (f"cannot load benchmark {bench.name!r} from the Hugging Face hub ({bench.hub_id}"
-            f"{':' + bench.hub_config if bench.hub_config else ''}, split {bench.hub_split})")
-    try:
-        import datasets
-    except ImportError:
-        raise EvalError(f"{hint}: the `datasets` package is not installed; pass --data-dir DIR with "
-                        f"{bench.local_file} (JSON lines, the layout of shared/data/benchmarks/MANIFEST.md)") from None
-    if not hub.offline() and not hub.resolves():  # fail fast instead of minutes of retries
-        raise EvalError(f"{hint}: the hub host does not resolve (no network?). Without hub access pass --data-dir "
-                        f"DIR, a directory holding {bench.local_file} (JSON lines, the layout of "
-                        "shared/data/benchmarks/MANIFEST.md); hub copies already cached load with HF_HUB_OFFLINE=1")
-    try:
-        ds = datasets.load_dataset(bench.hub_id, bench.hub_config, split=bench.hub_split)
-        return [dict(r) for r in ds]
-    except Exception as exc:  # offline, unknown id, ...: one line for the user
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise EvalError(f"{hint}: {first}. Without hub access pass --data-dir DIR, a directory holding "
-                        f"{bench.local_file} (JSON lines, the layout of shared/data/benchmarks/MANIFEST.md)") from None
-
-
-def load(bench: Benchmark, data_dir: Optional[str] = None, limit: Optional[int] = None) -> list[Problem]:
-    """Problems of ``bench`` (the first ``limit`` ones), from --data-dir, a custom file or the hub."""
+def load(bench: Benchmark, data_dir: str | None = None, limit: int | None = None, *,
+         dir_option: str = "--data-dir") -> list[Problem]:
+    """Problems of ``bench`` (the first ``limit`` ones), from ``data_dir`` (``<local_file>`` in it), a custom
+    file or the hub; ``dir_option`` names the data-dir option in error messages."""
+    layout = "JSON lines, the layout of shared/data/benchmarks/MANIFEST.md"
     if bench.path is not None:
-        rows, where = read_rows(bench.path), bench.path
+        rows, where = datafiles.read_rows(bench.path), bench.path
     elif data_dir is not None:
+        if not os.path.isdir(data_dir):
+            raise EvalError(f"{dir_option} {data_dir} does not exist (or is not a directory)")
         path = os.path.join(data_dir, bench.local_file)
         if not os.path.isfile(path):
-            raise EvalError(f"--data-dir {data_dir} has no {bench.local_file} for benchmark {bench.name!r} "
+            raise EvalError(f"{dir_option} {data_dir} has no {bench.local_file} for benchmark {bench.name!r} "
                             "(expected the layout of shared/data/benchmarks: <name>.jsonl)")
-        rows, where = read_rows(path), path
+        rows, where = datafiles.read_rows(path), path
     else:
-        rows, where = _load_hub(bench), bench.hub_id
+        hint = f"Without hub access pass {dir_option} DIR, a directory holding {bench.local_file} ({layout})"
+        rows = hub.load_split(bench.hub_id, bench.hub_config, bench.hub_split, f"benchmark {bench.name!r}",
+                              hint)
+        where = bench.hub_id
     if limit is not None:
         rows = rows[:limit]
     return to_problems(rows, bench, where)

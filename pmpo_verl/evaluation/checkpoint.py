@@ -51,14 +51,15 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from . import hub
 from .errors import EvalError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pmpo-verl", "merged")
+MERGE_DIR_ENV = "PMPO_EVAL_MERGE_DIR"  # where merges go when --cache-dir is not given (default DEFAULT_CACHE)
 MERGED_MARKER = ".pmpo_merged"
 FSDP_SHARD = re.compile(r"model_world_size_(\d+)_rank_(\d+)\.pt")
 SAVE_CONTENTS = "actor_rollout_ref.actor.checkpoint.save_contents"
@@ -82,8 +83,8 @@ class VerlCheckpoint:
     layout: Layout
     actor_dir: str
     hf_dir: str  # where verl writes config and tokenizer, and the HF weights when it exports them
-    shards: Optional[str] = None  # the model shards the merger reads: the FSDP actor dir or a dist_ckpt dir
-    world_size: Optional[int] = None  # FSDP
+    shards: str | None = None  # the model shards the merger reads: the FSDP actor dir or a dist_ckpt dir
+    world_size: int | None = None  # FSDP
     missing_shards: tuple[str, ...] = field(default=())  # FSDP rank files absent from a partial save
 
     @property
@@ -107,7 +108,7 @@ def _non_empty_dir(path: str) -> bool:
     return os.path.isdir(path) and any(os.scandir(path))
 
 
-def _latest_step(root: str) -> Optional[str]:
+def _latest_step(root: str) -> str | None:
     tracker = os.path.join(root, "latest_checkpointed_iteration.txt")
     if os.path.isfile(tracker):
         with open(tracker, encoding="utf-8") as fh:
@@ -126,7 +127,7 @@ def _looks_like_actor(path: str) -> bool:
         FSDP_SHARD.fullmatch(n) for n in names)
 
 
-def find_actor_dir(path: str) -> Optional[str]:
+def find_actor_dir(path: str) -> str | None:
     """The ``actor`` directory of a verl checkpoint given the actor dir, a step dir or the root; else None."""
     if _looks_like_actor(path):
         return path
@@ -138,7 +139,7 @@ def find_actor_dir(path: str) -> Optional[str]:
     return None
 
 
-def _fsdp_world_size(actor_dir: str, names: list[str]) -> Optional[int]:
+def _fsdp_world_size(actor_dir: str, names: list[str]) -> int | None:
     config = os.path.join(actor_dir, "fsdp_config.json")
     if os.path.isfile(config):
         try:
@@ -279,7 +280,7 @@ def cache_dir_for(actor_dir: str, cache_root: str) -> str:
     return os.path.join(cache_root, key)
 
 
-def model_dir_for(ckpt: VerlCheckpoint, cache_root: str = DEFAULT_CACHE, runner: Optional[Runner] = None) -> str:
+def model_dir_for(ckpt: VerlCheckpoint, cache_root: str = DEFAULT_CACHE, runner: Runner | None = None) -> str:
     """The HF model directory for a detected checkpoint: its HF export when that holds weights, else the merge
     into ``<cache_root>/<hash of path+mtime>`` (run once; reused while its marker file exists)."""
     if ckpt.hf_has_weights:
@@ -290,11 +291,13 @@ def model_dir_for(ckpt: VerlCheckpoint, cache_root: str = DEFAULT_CACHE, runner:
     _check_mergeable(ckpt)
     target = cache_dir_for(ckpt.actor_dir, cache_root)
     if os.path.isfile(os.path.join(target, MERGED_MARKER)):
+        print(f"using the merge of {ckpt.actor_dir} in {target}", file=sys.stderr)
         return target
     tmp, staging = target + ".partial", target + ".staging"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    print(f"merging the {ckpt.layout.value} at {ckpt.actor_dir} -> {target} (once)", file=sys.stderr)
+    print(f"merging the {ckpt.layout.value} at {ckpt.actor_dir} into {target} (once, reused by later runs; "
+          f"--cache-dir DIR or {MERGE_DIR_ENV}=DIR choose where merges go)", file=sys.stderr)
     try:
         (runner or _run_merger)(merge_command(ckpt, _stage(ckpt, staging), tmp))
     finally:
@@ -308,15 +311,17 @@ def model_dir_for(ckpt: VerlCheckpoint, cache_root: str = DEFAULT_CACHE, runner:
     return target
 
 
-def resolve_model(model: str, cache_root: Optional[str] = None, runner: Optional[Runner] = None) -> str:
-    """A local HF directory, the HF directory of a verl checkpoint (its export or a cached merge), or a hub id
-    (returned unchanged)."""
+def resolve_model(model: str, cache_root: str | None = None, runner: Runner | None = None) -> str:
+    """A local HF directory, the HF directory of a verl checkpoint (its export or a cached merge into
+    ``cache_root``, else ``$PMPO_EVAL_MERGE_DIR``, else :data:`DEFAULT_CACHE`), or a hub id (returned
+    unchanged)."""
     if os.path.isdir(model):
         if _is_hf_dir(model):
             return model
         actor = find_actor_dir(model)
         if actor is not None:
-            return model_dir_for(detect_layout(actor), cache_root or DEFAULT_CACHE, runner)
+            root = cache_root or os.environ.get(MERGE_DIR_ENV) or DEFAULT_CACHE
+            return model_dir_for(detect_layout(actor), root, runner)
         if re.fullmatch(r"global_step_\d+", os.path.basename(os.path.normpath(model))):
             raise EvalError(f"verl step directory {model!r} has no actor/ (verl deletes the actor/ of older steps "
                             "when trainer.max_actor_ckpt_to_keep is set): evaluate a step that still has one")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -21,7 +21,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - prod
 
 
-def answer_key(pred: Optional[str]) -> Optional[str]:
+def answer_key(pred: str | None) -> str | None:
     """Voting key of an extracted answer: whitespace removed; None when nothing was extracted."""
     if pred is None:
         return None
@@ -29,7 +29,7 @@ def answer_key(pred: Optional[str]) -> Optional[str]:
     return key or None
 
 
-def majority(preds: Sequence[Optional[str]], correct: Sequence[bool]) -> bool:
+def majority(preds: Sequence[str | None], correct: Sequence[bool]) -> bool:
     """maj@n for one problem: the most frequent extracted answer wins; ties go to the answer that appeared
     first (lowest sample index); samples without an answer do not vote; no answer at all is wrong."""
     counts: dict[str, int] = {}
@@ -57,7 +57,7 @@ def default_ks(n: int) -> list[int]:
     return ks
 
 
-def benchmark_metrics(rows: Iterable[dict], n: int, ks: Optional[Sequence[int]] = None) -> dict:
+def benchmark_metrics(rows: Iterable[dict], n: int, ks: Sequence[int] | None = None) -> dict:
     """Metrics of one benchmark from sample rows (keys ``id``, ``sample``, ``correct``, ``extracted``,
     ``status``, ``finish_reason``, ``n_tokens``); every problem must have ``n`` samples."""
     by_id: dict[str, list[dict]] = defaultdict(list)
@@ -78,7 +78,8 @@ def benchmark_metrics(rows: Iterable[dict], n: int, ks: Optional[Sequence[int]] 
     out[f"mean@{n}"] = sum(bool(r["correct"]) for r in rows) / total
     for k in ks:
         if k > 1:
-            out[f"pass@{k}"] = sum(pass_at_k(n, sum(bool(r["correct"]) for r in rs), k) for rs in by_id.values()) / problems
+            hits = (pass_at_k(n, sum(bool(r["correct"]) for r in rs), k) for rs in by_id.values())
+            out[f"pass@{k}"] = sum(hits) / problems
     out[f"maj@{n}"] = sum(majority([r.get("extracted") for r in rs], [bool(r["correct"]) for r in rs])
                           for rs in by_id.values()) / problems
     out["truncated"] = sum(r.get("finish_reason") == "length" for r in rows) / total

@@ -3,10 +3,12 @@ results.png (a bar chart, matplotlib Agg); ``compare`` puts several runs side by
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from . import atomic
 from .benchmarks import REGISTRY
@@ -19,36 +21,59 @@ def title(bench: str) -> str:
     return REGISTRY[bench].title if bench in REGISTRY else bench
 
 
-def pct(x: Optional[float]) -> str:
+def pct(x: float | None) -> str:
     return "–" if x is None else f"{100.0 * x:.1f}"
+
+
+MISSING_NOTE = "–: not evaluated in that run; Avg. only for runs that have every benchmark."
+
+
+def columns(runs: Sequence[dict]) -> list[str]:
+    """The union of the runs' benchmarks, in first-seen order."""
+    cols: list[str] = []
+    for r in runs:
+        cols += [b for b in r["benchmarks"] if b not in cols]
+    return cols
+
+
+def scores(run: dict, cols: Sequence[str]) -> list[float | None]:
+    """pass@1 per column and then Avg.; None where the run lacks the benchmark, and for Avg. of a run that
+    lacks any (an average over fewer benchmarks is not comparable)."""
+    vals = [run["benchmarks"].get(b, {}).get("pass@1") for b in cols]
+    avg = sum(vals) / len(vals) if vals and all(v is not None for v in vals) else None
+    return vals + [avg]
+
+
+def lacks(run: dict, cols: Sequence[str]) -> list[str]:
+    return [title(b) for b in cols if run["benchmarks"].get(b, {}).get("pass@1") is None]
 
 
 def paper_table(runs: Sequence[dict]) -> str:
     """Markdown table, one row per run; columns are the union of benchmarks in first-seen order + Avg.
-    The average is only shown for runs that have every column."""
-    cols: list[str] = []
-    for r in runs:
-        cols += [b for b in r["benchmarks"] if b not in cols]
+    A benchmark a run lacks is ``–`` and the average is only shown for runs that have every column (a note
+    under the table says so when some run lacks one)."""
+    cols = columns(runs)
     lines = ["| model | " + " | ".join(title(b) for b in cols) + " | Avg. |",
              "|---|" + "---|" * (len(cols) + 1)]
     for r in runs:
-        vals = [r["benchmarks"].get(b, {}).get("pass@1") for b in cols]
-        avg = sum(vals) / len(vals) if vals and all(v is not None for v in vals) else None
-        lines.append(f"| {r['label']} | " + " | ".join(pct(v) for v in vals) + f" | {pct(avg)} |")
+        lines.append(f"| {r['label']} | " + " | ".join(pct(v) for v in scores(r, cols)) + " |")
+    if any(lacks(r, cols) for r in runs):
+        lines += ["", MISSING_NOTE]
     return "\n".join(lines)
 
 
 def detail_table(result: dict) -> str:
     n = result["settings"]["n"]
     keys = [k.format(n=n) for k in DETAIL_KEYS]
-    extra = sorted({k for m in result["benchmarks"].values() for k in m if k.startswith("pass@") and k != "pass@1"},
-                   key=lambda k: int(k.split("@")[1]))
+    extra = sorted({k for m in result["benchmarks"].values() for k in m
+                    if k.startswith("pass@") and k != "pass@1"}, key=lambda k: int(k.split("@")[1]))
     keys = keys[:1] + [f"mean@{n}"] + extra + keys[1:]
     lines = ["| benchmark | problems | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
     rows = list(result["benchmarks"].items()) + [("Avg.", result["average"])]
     for bench, m in rows:
         cells = [f"{m[k]:.1f}" if k == "mean_tokens" else pct(m.get(k)) for k in keys]
-        lines.append(f"| {title(bench) if bench != 'Avg.' else bench} | {m.get('problems', '')} | " + " | ".join(cells) + " |")
+        name = title(bench) if bench != "Avg." else bench
+        lines.append(f"| {name} | {m.get('problems', '')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -56,15 +81,38 @@ def markdown(result: dict) -> str:
     s = result["settings"]
     mode = "greedy" if s["temperature"] == 0 else f"temperature {s['temperature']}, top_p {s['top_p']}"
     return (f"# Evaluation: {result['label']}\n\n"
-            f"pass@1 (%), {mode}, n = {s['n']}, max {s['max_tokens']} new tokens, template `{s['template']}`, "
-            f"backend `{s['backend']}`, seed {s['seed']}; scored by `reward.verify_batch(mode=\"eval\")`.\n\n"
+            f"pass@1 (%), {mode}, n = {s['n']}, max {s['max_tokens']} new tokens, "
+            f"template `{s['template']}`, backend `{s['backend']}`, seed {s['seed']}; "
+            "scored by `reward.verify_batch(mode=\"eval\")`.\n\n"
             f"{paper_table([result])}\n\n## All metrics (%)\n\n{detail_table(result)}\n\n"
-            "`truncated`: share of samples cut at the token limit; `no_answer`/`parse_error`/`timeout`: share of "
-            "verifier statuses; `mean_tokens`: generated tokens per sample.\n")
+            "`truncated`: share of samples cut at the token limit; `no_answer`/`parse_error`/`timeout`: "
+            "share of verifier statuses; `mean_tokens`: generated tokens per sample.\n")
 
 
-def bar_chart(runs: Sequence[dict], path: str) -> Optional[str]:
-    """Grouped bars of pass@1 per benchmark (and Avg.), one colour per run; None without matplotlib."""
+@dataclass(frozen=True)
+class Series:
+    """One run's bars: ``label`` is its legend entry (naming the benchmarks it lacks), ``values`` pass@1 in %
+    per x label, None where no bar is drawn."""
+
+    label: str
+    values: list[float | None]
+
+
+def chart_data(runs: Sequence[dict]) -> tuple[list[str], list[Series]]:
+    """x labels (benchmark titles and Avg.) and one :class:`Series` per run: a benchmark a run lacks has no
+    bar and no part in its average (:func:`scores`), as in :func:`paper_table`."""
+    cols = columns(runs)
+    series = []
+    for r in runs:
+        missing = lacks(r, cols)
+        label = r["label"] + (f" (not run: {', '.join(missing)}; no Avg.)" if missing else "")
+        series.append(Series(label, [None if v is None else 100.0 * v for v in scores(r, cols)]))
+    return [title(b) for b in cols] + ["Avg."], series
+
+
+def bar_chart(runs: Sequence[dict], path: str) -> str | None:
+    """Grouped bars of pass@1 per benchmark (and Avg.), one colour per run (:func:`chart_data`); None without
+    matplotlib."""
     try:
         import matplotlib
 
@@ -72,28 +120,23 @@ def bar_chart(runs: Sequence[dict], path: str) -> Optional[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    cols: list[str] = []
-    for r in runs:
-        cols += [b for b in r["benchmarks"] if b not in cols]
-    labels = [title(b) for b in cols] + ["Avg."]
-    width = 0.8 / max(1, len(runs))
+    labels, series = chart_data(runs)
+    width = 0.8 / max(1, len(series))
     fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 4))
-    for i, r in enumerate(runs):
-        vals = [100.0 * r["benchmarks"].get(b, {}).get("pass@1", 0.0) for b in cols]
-        vals.append(sum(vals) / len(vals) if vals else 0.0)
-        xs = [j + (i - (len(runs) - 1) / 2) * width for j in range(len(labels))]
-        bars = ax.bar(xs, vals, width, label=r["label"])
+    for i, s in enumerate(series):
+        drawn = [(j, v) for j, v in enumerate(s.values) if v is not None]
+        xs = [j + (i - (len(series) - 1) / 2) * width for j, _ in drawn]
+        bars = ax.bar(xs, [v for _, v in drawn], width, label=s.label, color=f"C{i}")
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(range(len(labels)), labels)
     ax.set_ylabel("pass@1 (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
+    atomic.write_bytes(path, buffer.getvalue())
     return path
 
 
@@ -110,10 +153,11 @@ def load_run(out_dir: str) -> dict:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except (OSError, ValueError) as exc:
-        raise EvalError(f"cannot read {path} ({exc.__class__.__name__}); is {out_dir!r} an `eval --out` directory?") from None
+        raise EvalError(f"cannot read {path} ({exc.__class__.__name__}); "
+                        f"is {out_dir!r} an `eval --out` directory?") from None
 
 
-def compare(out_dirs: Sequence[str], plot: Optional[str] = None) -> str:
+def compare(out_dirs: Sequence[str], plot: str | None = None) -> str:
     """The paper table of several runs (labels made unique) and, with ``plot``, their bar chart."""
     if len(out_dirs) < 1:
         raise EvalError("eval compare needs at least one --out directory")

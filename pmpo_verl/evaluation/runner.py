@@ -4,40 +4,18 @@ scored and saved atomically, so a killed run resumes where it stopped), then met
 from __future__ import annotations
 
 import os
+import re
+import sys
 import zlib
-from dataclasses import dataclass
-from typing import Optional
 
-from . import backends, benchmarks, checkpoint, metrics, report, scoring, store, templates
+from reward.gold import prepare_gold
+
+from . import backends, benchmarks, checkpoint, context, metrics, report, scoring, store, templates
 from .errors import EvalError
+from .options import EvalOptions
 
-
-@dataclass
-class EvalOptions:
-    model: str
-    benchmarks: str = ",".join(benchmarks.PAPER_BENCHMARKS)
-    data_dir: Optional[str] = None
-    template: str = "qwen_math"
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 3000
-    backend: Optional[str] = None  # None: vllm when CUDA and vLLM are available, else hf
-    limit: Optional[int] = None
-    seed: int = 0
-    out: str = "eval_out"
-    label: Optional[str] = None
-    batch_size: int = 8
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    dtype: str = "auto"
-    device: Optional[str] = None
-    gpu_memory_utilization: float = 0.9
-    max_model_len: Optional[int] = None
-    timeout: float = 5.0
-    workers: Optional[int] = None
-    cache_dir: Optional[str] = None
-    progress: bool = True
+GENERIC_DIRS = frozenset({"actor", "huggingface", "hf", "checkpoints", "checkpoint", "ckpts", "ckpt"})
+"""Path parts that do not name a run (verl's and common checkpoint folder names), skipped by the label."""
 
 
 def _validate(o: EvalOptions) -> None:
@@ -56,15 +34,37 @@ def _validate(o: EvalOptions) -> None:
 
 
 def default_label(model: str) -> str:
+    """The row label that names the run: a hub id as given; a verl checkpoint (root, step, ``actor`` or its
+    ``huggingface`` export) ``<run>/global_step_N``, where ``<run>`` is the nearest folder above the step
+    that is not a generic checkpoint folder (:data:`GENERIC_DIRS`: ``runs/demo/checkpoints/global_step_30``
+    -> ``demo/global_step_30``); another model directory its name (generic folders skipped)."""
     if not os.path.exists(model):
         return model  # hub id
-    path = os.path.normpath(model)
+    path = os.path.abspath(model)
     if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
-        path = os.path.normpath(checkpoint.find_actor_dir(path) or path)  # verl checkpoint: <run>/global_step_N
-    parts = path.split(os.sep)
-    if parts[-1] == "actor" and len(parts) >= 3:
-        return f"{parts[-3]}/{parts[-2]}"
+        path = checkpoint.find_actor_dir(path) or path  # a checkpoint root means its latest step
+    parts = [p for p in path.split(os.sep) if p]
+    if not parts:
+        return model
+    while len(parts) > 1 and parts[-1].lower() in GENERIC_DIRS:
+        parts.pop()
+    if re.fullmatch(r"global_step_\d+", parts[-1]):
+        run = next((p for p in reversed(parts[:-1]) if p.lower() not in GENERIC_DIRS), None)
+        return f"{run}/{parts[-1]}" if run else parts[-1]
     return parts[-1]
+
+
+def _writable_out(out: str) -> None:
+    """Create ``--out`` and check that files can be written there, before any model is loaded."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        probe = os.path.join(out, f".write_test.{os.getpid()}")
+        with open(probe, "w", encoding="utf-8"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise EvalError(f"cannot write to --out {out}: {exc.strerror or exc}"
+                        f"{f' ({exc.filename})' if exc.filename and exc.filename != out else ''}") from None
 
 
 def sample_seed(seed: int, bench: str, pid: str, sample: int) -> int:
@@ -97,15 +97,21 @@ class _Lazy:
             self._backend = backends.create(self.backend_name, self.model_path, self.tokenizer, self.opts)
         return self._backend
 
+    def model_context(self) -> context.Context | None:
+        """The context length the backend will enforce (:func:`.context.model_context`)."""
+        return context.model_context(self.model_path, self.tokenizer, self.opts.max_model_len,
+                                     self.backend_name)
+
     def close(self) -> None:
         if self._backend is not None and hasattr(self._backend, "close"):
             self._backend.close()
 
 
 def _drop_stale(rows: dict, problems: list) -> dict:
-    """Stored samples whose gold differs from the problem's (the data changed under the same ids) are redone."""
+    """Stored samples whose gold differs from the problem's (the data changed under the same ids) are redone;
+    golds are compared prepared (:func:`reward.gold.prepare_gold`): ``"9.6"`` and ``["9.6"]`` are one gold."""
     golds = {p.id: p.gold for p in problems}
-    return {k: r for k, r in rows.items() if k[0] not in golds or r["gold"] == golds[k[0]]}
+    return {k: r for k, r in rows.items() if k[0] not in golds or prepare_gold(r["gold"]) == golds[k[0]]}
 
 
 def _generate_missing(bench: str, problems: list, rows: dict, sample_store: store.SampleStore, lazy: _Lazy,
@@ -119,24 +125,29 @@ def _generate_missing(bench: str, problems: list, rows: dict, sample_store: stor
     tok = lazy.tokenizer
     settings = backends.SamplingSettings(opts.temperature, opts.top_p, opts.max_tokens)
     special = templates.adds_special_tokens(opts.template)
-    prompts = {pid: templates.render(opts.template, by_id[pid].question, tok) for pid in dict.fromkeys(k[0] for k in pending)}
+    prompts = {pid: templates.render(opts.template, by_id[pid].question, tok)
+               for pid in dict.fromkeys(k[0] for k in pending)}
     ids = {pid: tuple(tok(text, add_special_tokens=special)["input_ids"]) for pid, text in prompts.items()}
+    warning = context.check(bench, [len(v) for v in ids.values()], opts.max_tokens, lazy.model_context())
+    if warning:
+        print(warning, file=sys.stderr)
     backend = lazy.backend
     chunk = max(1, int(backend.chunk_size))
-    with tqdm(total=len(pending), desc=f"generate {bench}", unit="sample", disable=not opts.progress) as gbar, \
-            tqdm(total=len(pending), desc=f"score {bench}", unit="sample", disable=not opts.progress) as sbar:
+    quiet = not opts.progress
+    with tqdm(total=len(pending), desc=f"generate {bench}", unit="sample", disable=quiet) as gbar, \
+            tqdm(total=len(pending), desc=f"score {bench}", unit="sample", disable=quiet) as sbar:
         for start in range(0, len(pending), chunk):
             keys = pending[start:start + chunk]
             reqs = [backends.Request(k, ids[k[0]], sample_seed(opts.seed, bench, k[0], k[1])) for k in keys]
             gens = backend.generate(reqs, settings)
             gbar.update(len(keys))
-            verdicts = scoring.score([g.text for g in gens], [by_id[k[0]].gold for k in keys], timeout=opts.timeout,
-                                     workers=opts.workers, progress=False)
+            verdicts = scoring.score([g.text for g in gens], [by_id[k[0]].gold for k in keys],
+                                     timeout=opts.timeout, workers=opts.workers, progress=False)
             sbar.update(len(keys))
             for k, g, v in zip(keys, gens, verdicts):
                 rows[k] = {"id": k[0], "sample": k[1], "prompt": prompts[k[0]], "response": g.text,
-                           "gold": by_id[k[0]].gold, "finish_reason": g.finish_reason, "n_tokens": g.n_tokens,
-                           **scoring.verdict_fields(v)}
+                           "gold": list(by_id[k[0]].gold), "finish_reason": g.finish_reason,
+                           "n_tokens": g.n_tokens, **scoring.verdict_fields(v)}
             sample_store.save(bench, rows)
 
 
@@ -145,11 +156,11 @@ def run_eval(opts: EvalOptions) -> dict:
     _validate(opts)
     benches = benchmarks.parse_specs(opts.benchmarks)
     backend_name = backends.choose(opts.backend)
-    model_path = checkpoint.resolve_model(opts.model, opts.cache_dir)
     problem_sets = {b.name: benchmarks.load(b, opts.data_dir, opts.limit) for b in benches}
+    _writable_out(opts.out)
+    model_path = checkpoint.resolve_model(opts.model, opts.cache_dir)
     settings = {"model": opts.model, "template": opts.template, "n": opts.n, "temperature": opts.temperature,
                 "top_p": opts.top_p, "max_tokens": opts.max_tokens, "seed": opts.seed}
-    os.makedirs(opts.out, exist_ok=True)
     sample_store = store.SampleStore(opts.out)
     sample_store.check_run(settings)
     lazy = _Lazy(model_path, backend_name, opts)

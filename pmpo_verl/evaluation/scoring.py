@@ -3,13 +3,14 @@ The eval command and ``scripts/bench_eval.py`` both call :func:`score`."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 SCORE_CHUNK = 512
 
 
-def score(responses: Sequence[str], golds: Sequence[Any], *, timeout: float = 5.0, workers: Optional[int] = None,
-          desc: Optional[str] = None, progress: bool = True, chunk: int = SCORE_CHUNK) -> list:
+def score(responses: Sequence[str], golds: Sequence[Any], *, timeout: float = 5.0, workers: int | None = None,
+          desc: str | None = None, progress: bool = True, chunk: int = SCORE_CHUNK) -> list:
     """Eval-mode verdicts (``reward.Verdict``), in order."""
     from tqdm.auto import tqdm
 

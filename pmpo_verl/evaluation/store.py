@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import atomic
 from .errors import EvalError

@@ -1,24 +1,15 @@
-"""Prompt templates: the paper's ``qwen_math`` (Qwen ChatML with the boxed-answer system prompt), an
-R1-Zero style ``r1`` template, the tokenizer's own chat template (``chat``; ``r1d`` is the same prompt under the
-name the R1-Distill training data uses) and ``plain`` text."""
+"""Prompt rendering (the texts are in :mod:`pmpo_verl.prompts`): the paper's ``qwen_math`` (Qwen ChatML
+with the boxed-answer system prompt), an R1-Zero style ``r1`` template, the tokenizer's own chat template
+(``chat``; ``r1d`` is the same prompt under the name the R1-Distill training data uses) and ``plain`` text."""
 
 from __future__ import annotations
 
+from ..prompts import PLAIN, QWEN_MATH, R1, chat_messages
 from .errors import EvalError
 
-BOXED_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
-QWEN_MATH = ("<|im_start|>system\n" + BOXED_INSTRUCTION + "<|im_end|>\n"
-             "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n")
-R1 = ("A conversation between User and Assistant. The User asks a question, and the Assistant solves it. "
-      "The Assistant first thinks about the reasoning process in the mind and then provides the User with the "
-      "answer. The reasoning process is enclosed within <think> </think> and answer is enclosed within "
-      "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
-      "<answer> answer here </answer>.\nUser: {question}\nAssistant: <think>")
-PLAIN = "Question: {question}\n" + BOXED_INSTRUCTION + "\nAnswer:"
 TEMPLATES = ("qwen_math", "r1", "chat", "r1d", "plain")
-# Templates rendered by the tokenizer's chat template. ``r1d`` is the R1-Distill training prompt of
-# examples/data_preprocess/_pmpo_data.py (no system message, user = problem + "\n" + the boxed instruction, the
-# model's chat template applied by verl): exactly what ``chat`` renders.
+# Templates rendered by the tokenizer's chat template. ``r1d`` is the R1-Distill training prompt
+# (:func:`pmpo_verl.prompts.chat_messages`, the model's chat template applied by verl): what ``chat`` renders.
 CHAT_TEMPLATES = ("chat", "r1d")
 
 
@@ -34,7 +25,7 @@ def render(template: str, question: str, tokenizer=None) -> str:
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise EvalError(f"--template {template} needs a tokenizer with a chat template; "
                             "use --template qwen_math or plain")
-        messages = [{"role": "user", "content": question + "\n" + BOXED_INSTRUCTION}]
+        messages = chat_messages(question, "r1d")
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     raise EvalError(f"unknown template {template!r}; choose from {', '.join(TEMPLATES)}")
 

@@ -8,7 +8,8 @@ import pytest
 
 BENCH_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "benchmarks"  # beside the checkout
 FALLBACK_ROWS = {  # the first rows of the shared files, for checkouts without ../shared
-    "aime24": [{"problem": "Find $xy$ if $x=5$ and $y=5$.", "answer": "025"}, {"problem": "Compute $2^3$.", "answer": "8"}],
+    "aime24": [{"problem": "Find $xy$ if $x=5$ and $y=5$.", "answer": "025"},
+               {"problem": "Compute $2^3$.", "answer": "8"}],
     "minerva": [{"problem": "Give the wavelength in Angstroms.", "answer": ["9.6\n"]},
                 {"problem": "Give the mass.", "answer": ["1.5e30\n"]}],
 }

@@ -87,4 +87,5 @@ def test_real_verl_merge_of_an_fsdp_checkpoint(tmp_path, tiny_model):
     assert checkpoint.resolve_model(str(actor), str(tmp_path / "cache"), runner=None) == merged  # cached, no rerun
     from pmpo_verl.evaluation.runner import default_label
 
-    assert default_label(str(tmp_path / "ckpts")) == default_label(str(actor)) == "ckpts/global_step_7"
+    label = f"{tmp_path.name}/global_step_7"  # the run: the folder above the generic "ckpts"
+    assert default_label(str(tmp_path / "ckpts")) == default_label(str(actor)) == label

@@ -129,7 +129,7 @@ def test_megatron_v2_hf_export_is_evaluated_end_to_end_without_merge(tmp_path, t
     assert len(rows) == 1 and 1 <= rows[0]["n_tokens"] <= 4
     assert rows[0]["prompt"].startswith("<|im_start|>user\n")  # r1d: the chat template, no system message
     assert rows[0]["prompt"].endswith("within \\boxed{}.<|im_end|>\n<|im_start|>assistant\n")
-    assert "| ckpts/global_step_3 |" in (out / "results.md").read_text()
+    assert f"| {tmp_path.name}/global_step_3 |" in (out / "results.md").read_text()  # "ckpts" names no run
     for given in (root, root / "global_step_3", actor):
         assert checkpoint.resolve_model(str(given), str(cache)) == str(actor / "model" / "huggingface")
     ckpt = checkpoint.detect_layout(str(actor))

@@ -67,7 +67,7 @@ def test_outputs_complete_and_well_formed(reference_run, capsys):
             assert r["finish_reason"] == "stop" or r["n_tokens"] == 12
             assert isinstance(r["correct"], bool) and r["status"] in ("ok", "no_answer", "parse_error", "timeout",
                                                                       "too_large")
-            assert isinstance(r["gold"], str) and r["gold"]
+            assert isinstance(r["gold"], list) and r["gold"] and all(isinstance(g, str) for g in r["gold"])
     res = json.loads((out / "results.json").read_text())
     assert res["settings"]["benchmarks"] == ["aime24", "minerva"] and res["settings"]["backend"] == "hf"
     for m in list(res["benchmarks"].values()) + [res["average"]]:
@@ -139,7 +139,7 @@ def test_sampling_n2_metrics_and_settings_guard(tiny_model, data_dir, tmp_path, 
     assert main(args) == 0
     rows = read_jsonl(out / "samples" / "amc.jsonl")
     assert [(r["id"], r["sample"]) for r in rows] == [("0", 0), ("0", 1), ("1", 0), ("1", 1)]
-    assert rows[0]["gold"] == "2" and rows[0]["prompt"].startswith("<|im_start|>user\nWhat is 1+1?")
+    assert rows[0]["gold"] == ["2"] and rows[0]["prompt"].startswith("<|im_start|>user\nWhat is 1+1?")
     m = json.loads((out / "results.json").read_text())["benchmarks"]["amc"]
     assert {"pass@1", "mean@2", "pass@2", "maj@2"} <= set(m)
     capsys.readouterr()
@@ -172,7 +172,7 @@ def test_correct_answers_are_scored_correct(tiny_model, data_dir, tmp_path, monk
     for bench in ("amc", "mine"):
         assert res["benchmarks"][bench]["pass@1"] == 1.0 and res["benchmarks"][bench]["maj@1"] == 1.0
     stored = read_jsonl(out / "samples" / "mine.jsonl")
-    assert [r["gold"] for r in stored] == ["2", ["2", "3"], "4"]
+    assert [r["gold"] for r in stored] == [["2"], ["2", "3"], ["4"]]
     assert all(r["correct"] and r["status"] == "ok" for r in stored)
     assert "| model | AMC | mine | Avg. |" in (out / "results.md").read_text()
     assert "| 100.0 | 100.0 | 100.0 |" in (out / "results.md").read_text()
@@ -216,6 +216,9 @@ def test_missing_data_dir_file(tiny_model, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(eval_args(tiny_model, tmp_path / "empty", tmp_path / "o")) == 2
     assert "has no aime24.jsonl" in one_line_error(capsys)
+    assert main(eval_args(tiny_model, tmp_path / "no_such_dir", tmp_path / "o")) == 2
+    err = one_line_error(capsys)
+    assert f"--data-dir {tmp_path / 'no_such_dir'} does not exist" in err and "has no" not in err
 
 
 def test_vllm_without_gpu(tiny_model, data_dir, tmp_path, capsys):

@@ -1,6 +1,6 @@
 """``--template r1d`` is the prompt the R1-Distill recipes train with: the training parquet's ``prompt`` messages
-(examples/data_preprocess/_pmpo_data.py ``build_prompt(problem, "r1d")``) rendered by the tokenizer's chat
-template, as verl renders them (``apply_chat_template(messages, add_generation_prompt=True)``)."""
+(``pmpo_verl.prompts.chat_messages(problem, "r1d")``, written by examples/data_preprocess) rendered by the
+tokenizer's chat template, as verl renders them (``apply_chat_template(messages, add_generation_prompt=True)``)."""
 
 import importlib.util
 from pathlib import Path
@@ -9,6 +9,7 @@ import pytest
 
 from pmpo_verl.evaluation import templates
 from pmpo_verl.evaluation.errors import EvalError
+from pmpo_verl.prompts import chat_messages
 
 PMPO_DATA = Path(__file__).resolve().parents[2] / "examples" / "data_preprocess" / "_pmpo_data.py"
 PROBLEMS = ["What is $1+1$?", "Find $x$ if $2x = 6$.\nGive an integer.", "Compute \\frac{1}{2} + 3."]
@@ -31,7 +32,7 @@ def test_r1d_prompt_is_the_training_prompt(tiny_model, tmp_path, problem):
     # the row as the data script writes it to the training parquet, read back
     pd.DataFrame([data.make_row("pmpo/math", problem, ["2"], 0, "train", "r1d")]).to_parquet(tmp_path / "t.parquet")
     messages = [dict(m) for m in pd.read_parquet(tmp_path / "t.parquet")["prompt"][0]]
-    assert messages == data.build_prompt(problem, "r1d")
+    assert messages == chat_messages(problem, "r1d")
     trained = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert templates.render("r1d", problem, tok) == trained
     # and the same token ids: eval tokenizes chat-template text without adding special tokens

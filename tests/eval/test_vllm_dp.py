@@ -14,8 +14,7 @@ import pytest
 
 from pmpo_verl.cli import main
 from pmpo_verl.evaluation import EvalError, runner
-from pmpo_verl.evaluation.backends import Generation, Request, SamplingSettings
-from pmpo_verl.evaluation.backends import vllm_backend
+from pmpo_verl.evaluation.backends import Generation, Request, SamplingSettings, vllm_backend
 from pmpo_verl.evaluation.backends.vllm_backend import VLLMBackend
 
 LIMIT_S = 40  # per test; a hang fails the test instead of CI

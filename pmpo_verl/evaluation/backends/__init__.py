@@ -4,7 +4,6 @@ text, finish reason (``stop``: the model ended with EOS; ``length``: cut at --ma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from ..errors import EvalError
 
@@ -51,7 +50,7 @@ def vllm_installed() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-def choose(name: Optional[str]) -> str:
+def choose(name: str | None) -> str:
     """``None`` means vLLM when CUDA and vLLM are available, else transformers; vLLM needs a GPU."""
     if name is None:
         return "vllm" if cuda_available() and vllm_installed() else "hf"

@@ -17,7 +17,8 @@ import queue
 import signal
 import threading
 import time
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..errors import EvalError
 
@@ -38,7 +39,7 @@ def _orphan_watch(parent) -> None:
     os._exit(1)  # pragma: no cover - killed above
 
 
-def _child_main(rank: int, gpus: Optional[str], worker: str, worker_args: tuple, inbox, conn) -> None:
+def _child_main(rank: int, gpus: str | None, worker: str, worker_args: tuple, inbox, conn) -> None:
     """The child process: own session, build the engine, answer jobs until told to stop or the parent is gone."""
     import multiprocessing as mp
     import sys
@@ -71,7 +72,7 @@ def _child_main(rank: int, gpus: Optional[str], worker: str, worker_args: tuple,
         sys.exit(1)
 
 
-def describe_exit(code: Optional[int]) -> str:
+def describe_exit(code: int | None) -> str:
     if code is None:
         return "is still running"
     if code < 0:
@@ -91,8 +92,8 @@ class DPPool:
     process groups of workers that do not exit). Any failure raises a one-line :class:`EvalError` and closes
     the pool at once (a half-broken pool is of no use and holds GPUs)."""
 
-    def __init__(self, worker: str, worker_args: tuple, gpu_groups: Sequence[Optional[str]], *,
-                 start_timeout: Optional[float] = None, job_timeout: Optional[float] = None,
+    def __init__(self, worker: str, worker_args: tuple, gpu_groups: Sequence[str | None], *,
+                 start_timeout: float | None = None, job_timeout: float | None = None,
                  stop_timeout: float = 30.0, kill_timeout: float = 5.0, poll_s: float = _POLL_S,
                  name: str = "vLLM data-parallel worker", start_hint: str = "", job_hint: str = ""):
         self.worker, self.worker_args, self.gpu_groups = worker, worker_args, list(gpu_groups)
@@ -108,7 +109,7 @@ class DPPool:
         self._closing = self._closed = False
 
     # ------------------------------------------------------------------ life cycle
-    def start(self) -> "DPPool":
+    def start(self) -> DPPool:
         import multiprocessing as mp
         import multiprocessing.util  # noqa: F401  (registers its exit handler, which joins the workers, first)
 
@@ -168,7 +169,7 @@ class DPPool:
         gpus = self.gpu_groups[rank]
         return f"{self.name} {rank}" + (f" (GPUs {gpus})" if gpus else "")
 
-    def _wait(self, seq: int, timeout: Optional[float], phase: str) -> dict[int, Any]:
+    def _wait(self, seq: int, timeout: float | None, phase: str) -> dict[int, Any]:
         pending = set(range(len(self.procs)))
         got: dict[int, Any] = {}
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -178,12 +179,12 @@ class DPPool:
             except queue.Empty:
                 dead = [r for r in sorted(pending) if not self.procs[r].is_alive()]
                 if dead:
-                    raise EvalError(self._death(dead[0], phase))
+                    raise EvalError(self._death(dead[0], phase)) from None
                 if deadline is not None and time.monotonic() > deadline:
                     late = sorted(pending)
                     who = self._label(late[0]) if len(late) == 1 else f"{self.name}s {', '.join(map(str, late))}"
                     what, hint = ("start", self.start_hint) if phase == "starting" else ("answer", self.job_hint)
-                    raise EvalError(f"{who} did not {what} within {timeout:g} s{hint}")
+                    raise EvalError(f"{who} did not {what} within {timeout:g} s{hint}") from None
                 continue
             if status == "error":
                 raise EvalError(f"{self._label(rank)} failed while {phase}: {payload[:300]}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from ..errors import EvalError
 from . import Generation, Request, SamplingSettings
@@ -21,7 +21,7 @@ def eos_ids(tokenizer, model) -> list[int]:
 
 class HFBackend:
     def __init__(self, model_path: str, tokenizer, dtype: str = "auto", batch_size: int = 8,
-                 device: Optional[str] = None):
+                 device: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from ..errors import EvalError
 from . import Generation, Request, SamplingSettings
 
 
 def _engine(model_path: str, tp: int, dtype: str, seed: int, gpu_memory_utilization: float,
-            max_model_len: Optional[int]):  # pragma: no cover - GPU only
+            max_model_len: int | None):  # pragma: no cover - GPU only
     from vllm import LLM
 
     kwargs = {"model": model_path, "tensor_parallel_size": tp, "dtype": dtype, "seed": seed,
@@ -42,7 +42,7 @@ def _run(llm, requests: Sequence[Request], s: SamplingSettings) -> list[Generati
 
 
 def vllm_worker(model_path: str, tp: int, dtype: str, seed: int, gpu_memory_utilization: float,
-                max_model_len: Optional[int]):  # pragma: no cover - GPU only
+                max_model_len: int | None):  # pragma: no cover - GPU only
     """The data-parallel child's worker (see :mod:`.dp_pool`): builds the engine, returns ``run(requests, s)``."""
     return functools.partial(_run, _engine(model_path, tp, dtype, seed, gpu_memory_utilization, max_model_len))
 
@@ -53,7 +53,7 @@ DEFAULT_START_TIMEOUT = 1800.0  # engine start-up (weights download, load, CUDA 
 CHUNK_PER_ENGINE = 1024  # prompts per engine and chunk (a chunk is saved before the next starts)
 
 
-def _seconds(env: str, default: Optional[float]) -> Optional[float]:
+def _seconds(env: str, default: float | None) -> float | None:
     """A timeout from the environment: seconds, ``0`` or empty meaning none."""
     raw = os.environ.get(env, "").strip()
     if not raw:
@@ -73,9 +73,9 @@ class VLLMBackend:
 
     def __init__(self, model_path: str, tokenizer, tensor_parallel_size: int = 1, data_parallel_size: int = 1,
                  dtype: str = "auto", seed: int = 0, gpu_memory_utilization: float = 0.9,
-                 max_model_len: Optional[int] = None, *, worker: str = VLLM_WORKER,
-                 gpu_ids: Optional[Sequence[str]] = None, start_timeout: Optional[float] = None,
-                 chunk_timeout: Optional[float] = None, stop_timeout: float = 30.0, kill_timeout: float = 5.0):
+                 max_model_len: int | None = None, *, worker: str = VLLM_WORKER,
+                 gpu_ids: Sequence[str] | None = None, start_timeout: float | None = None,
+                 chunk_timeout: float | None = None, stop_timeout: float = 30.0, kill_timeout: float = 5.0):
         self.tp, self.dp = max(1, tensor_parallel_size), max(1, data_parallel_size)
         if gpu_ids is None:
             import torch
@@ -116,7 +116,7 @@ class VLLMBackend:
             results = self.pool.map([(shard, settings) for shard in shards])
         except EvalError as exc:
             raise EvalError(f"{exc}; the finished chunks are saved, rerun the same command to resume") from None
-        out: list[Optional[Generation]] = [None] * len(requests)
+        out: list[Generation | None] = [None] * len(requests)
         for r, res in enumerate(results):
             if len(res) != len(shards[r]):
                 self.close()
