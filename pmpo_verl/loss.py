@@ -26,7 +26,7 @@ statistics (:mod:`pmpo_verl.metrics`; README, "Metrics").
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from verl.trainer.ppo.core_algos import agg_loss, register_policy_loss
@@ -72,8 +72,8 @@ def compute_policy_loss_pmpo(
     advantages: torch.Tensor,
     response_mask: torch.Tensor,
     loss_agg_mode: str = "token-mean",
-    config: Optional[Any] = None,
-    rollout_is_weights: Optional[torch.Tensor] = None,
+    config: Any | None = None,
+    rollout_is_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """PMPO policy loss (verl 0.9.1 policy-loss signature).
 
@@ -93,15 +93,16 @@ def compute_policy_loss_pmpo(
     """
     settings = settings_from_actor_config(config)
     batch_info = dict(config.get("global_batch_info", None) or {})
-    loss_mat, loss_mask, rows = trajectory_loss(
+    result = trajectory_loss(
         old_log_prob, log_prob, advantages, response_mask, settings, rollout_is_weights,
         batch_rows=batch_info.get("global_batch_size"), batch_tokens=batch_info.get("batch_num_tokens"),
     )
     if batch_info.get("global_batch_size") is None and (batch_info.get("dp_size") or 1) <= 1:
         # a direct call: the mean over its non-empty rows, and 0 (not 0 / 0) when there are none
-        batch_info["global_batch_size"] = loss_mask.sum().clamp_min(1)
-    pg_loss = agg_loss(loss_mat=loss_mat, loss_mask=loss_mask, loss_agg_mode="seq-mean-token-mean", **batch_info)
-    return pg_loss, {key: _row_metric(values) for key, values in rows.items()}
+        batch_info["global_batch_size"] = result.loss_mask.sum().clamp_min(1)
+    pg_loss = agg_loss(loss_mat=result.loss_mat, loss_mask=result.loss_mask,
+                       loss_agg_mode="seq-mean-token-mean", **batch_info)
+    return pg_loss, {key: _row_metric(values) for key, values in result.metrics.items()}
 
 
 def _row_metric(values: list[float]) -> Metric:

@@ -31,7 +31,7 @@ from typing import Callable, NamedTuple
 import torch
 
 from .algo.compile import maybe_compiled
-from .algo.objective import LOG_RATIO_CLAMP, PMPOOutput
+from .algo.objective import LOG_RATIO_CLAMP, PMPOOutput, Statistics
 from .metric_reading import METRIC_PREFIX
 
 P_LOW, P_HIGH = 0.01, 0.99
@@ -107,45 +107,45 @@ METRICS: tuple[MetricDef, ...] = (
 )
 METRIC_KEYS = tuple(m.key for m in METRICS)
 
-def _row_values(
-    p: torch.Tensor,
-    active: torch.Tensor,
-    degenerate: torch.Tensor,
-    log_mean: torch.Tensor,
-    clip_frac: torch.Tensor,
-    ess_norm: torch.Tensor,
-    target_norm: torch.Tensor,
-    e1_norm: torch.Tensor,
-    solver_residual: torch.Tensor,
-    clipped_tokens: torch.Tensor,
-    log_ratio: torch.Tensor,
-    advantages: torch.Tensor,
-    mask: torch.Tensor,
-    seq_adv: torch.Tensor,
-    clip_saturation: float,
-) -> torch.Tensor:
+
+class MetricInputs(NamedTuple):
+    """What the per-row values are computed from: one call's tensors, all detached (no autograd graph
+    is built), passed by name and as one pytree to the compiled :func:`_row_values`."""
+
+    stats: Statistics  # the objective's no-grad per-row results
+    log_ratio_mean: torch.Tensor  # (B,) log M_{p_i}(r~_i)
+    log_ratio: torch.Tensor  # (B, T) log pi_theta - log pi_old as the loss saw it (raw)
+    advantages: torch.Tensor  # (B, T) as given
+    mask: torch.Tensor  # (B, T) bool, valid tokens
+    seq_adv: torch.Tensor  # (B,) sequence advantages
+
+
+def _row_values(inputs: MetricInputs, clip_saturation: float) -> torch.Tensor:
     """Every metric's unscaled per-row value as one (K + 1, B) float64 tensor (the last row: valid tokens
-    per row). Every input is already detached (no autograd graph is built)."""
+    per row), so that the host reads all of them in one transfer. A metric over the quantities of
+    :class:`Rows` is one :class:`MetricDef` in :data:`METRICS`; a new quantity is one field of
+    :class:`Rows` computed here."""
+    stats, log_ratio, mask = inputs.stats, inputs.log_ratio, inputs.mask
     f64 = torch.float64
-    nonfinite = (mask & ~(torch.isfinite(log_ratio) & torch.isfinite(advantages))).sum(-1)
-    active = active & (nonfinite == 0)
-    solved = active & ~degenerate
-    clipped = (clipped_tokens & mask).sum(-1).to(f64)
+    nonfinite = (mask & ~(torch.isfinite(log_ratio) & torch.isfinite(inputs.advantages))).sum(-1)
+    active = stats.active & (nonfinite == 0)
+    solved = active & ~stats.degenerate
+    clipped = (stats.clipped_tokens & mask).sum(-1).to(f64)
     lr = torch.where(mask, log_ratio, 0.0).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     lr = torch.where(torch.isnan(lr), 0.0, lr)
     rows = Rows(
         active=active,
         solved=solved,
-        clip_saturated=active & (clip_frac >= clip_saturation),
-        p=p.to(f64),
-        ess_norm=ess_norm.to(f64),
-        target_ess_norm=target_norm.to(f64),
-        e1_norm=e1_norm.to(f64),
-        clip_frac=clip_frac.to(f64),
-        ratio=log_mean.to(f64).exp(),
-        solver_residual=torch.where(nonfinite == 0, solver_residual.to(f64), 0.0),
+        clip_saturated=active & (stats.clip_frac >= clip_saturation),
+        p=stats.p.to(f64),
+        ess_norm=stats.ess_norm.to(f64),
+        target_ess_norm=stats.target_ess_norm.to(f64),
+        e1_norm=stats.e1_norm.to(f64),
+        clip_frac=stats.clip_frac.to(f64),
+        ratio=inputs.log_ratio_mean.to(f64).exp(),
+        solver_residual=torch.where(nonfinite == 0, stats.solver_residual.to(f64), 0.0),
         clipped_tokens=clipped,
-        clipped_lower_tokens=torch.where(seq_adv < 0, clipped, 0.0),
+        clipped_lower_tokens=torch.where(inputs.seq_adv < 0, clipped, 0.0),
         neg_log_ratio=-lr.to(f64).sum(-1),
         nonfinite_tokens=nonfinite.to(f64),
     )
@@ -172,7 +172,8 @@ def pmpo_metrics(
         seq_adv: (B,) sequence advantages.
         clip_saturation: the ``clip_saturation`` knob.
         batch_rows: ``G``, rows of the mini-batch across DP (verl's ``global_batch_size``); None: B.
-        batch_tokens: ``N``, valid tokens of the mini-batch across DP (``batch_num_tokens``); None: this call's.
+        batch_tokens: ``N``, valid tokens of the mini-batch across DP (``batch_num_tokens``); None: this
+            call's.
 
     Returns:
         ``{key: [y_1, ..., y_B]}``; verl's MEAN reduction of these lists over all rows of a mini-batch gives
@@ -180,11 +181,10 @@ def pmpo_metrics(
     """
     if mask.shape[0] == 0:
         return {m.key: [] for m in METRICS}
-    table = maybe_compiled("pmpo_metric_rows", _row_values, mask.device)(
-        out.p, out.active, out.degenerate, out.log_ratio_mean.detach(), out.clip_frac, out.ess_norm,
-        out.target_ess_norm, out.e1_norm, out.solver_residual, out.clipped_tokens, log_ratio.detach(),
-        advantages.detach(), mask, seq_adv.detach(), clip_saturation,
-    ).tolist()
+    inputs = MetricInputs(stats=out.statistics(), log_ratio_mean=out.log_ratio_mean.detach(),
+                          log_ratio=log_ratio.detach(), advantages=advantages.detach(), mask=mask,
+                          seq_adv=seq_adv.detach())
+    table = maybe_compiled("pmpo_metric_rows", _row_values, mask.device)(inputs, clip_saturation).tolist()
     tokens_per_row = table.pop()
     rows = float(len(tokens_per_row) if batch_rows is None else batch_rows)
     tokens = float(sum(tokens_per_row) if batch_tokens is None else batch_tokens)

@@ -2,7 +2,8 @@
 """Benchmark: scoring throughput of ``pmpo-verl eval``.
 
 Scores the 5,000 MATH test reference solutions (``../shared/data/benchmarks/math_test5000.jsonl``) against
-their golds (each solution's last ``\\boxed{}``, read by scripts/bench_verifier.py's brace matcher) through
+their golds (each solution's last ``\\boxed{}``, read by the verifier benchmark's brace matcher,
+:func:`reward.gold.last_boxed`) through
 :func:`pmpo_verl.evaluation.scoring.score`, the function the eval command scores every chunk with
 (``reward.verify_batch(mode="eval")``). Reports responses per second over the whole run (process-pool
 start-up included), per-response latency p50/p99 (the verdicts' ``elapsed_ms``), accuracy and statuses.
@@ -22,9 +23,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "benchmarks" / "math_test5000.jsonl"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_verifier import last_boxed  # noqa: E402  (the MATH-5000 golds exactly as the verifier benchmark reads them)
+sys.path.insert(0, str(ROOT))
+
+# the MATH-5000 golds exactly as the verifier benchmark and the training data read them
+from pmpo_verl.bench import verifier_sets  # noqa: E402
+from reward.gold import last_boxed  # noqa: E402
+
+DATA = verifier_sets.DATA / "math_test5000.jsonl"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -45,11 +50,11 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1, help="timed passes (the first includes pool start-up)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     from pmpo_verl.evaluation.scoring import score
 
     if not os.path.isfile(args.data):
-        print(f"error: {args.data} not found (the MATH test set of ../shared/data/benchmarks)", file=sys.stderr)
+        print(f"error: {args.data} not found (the MATH test set of ../shared/data/benchmarks)",
+              file=sys.stderr)
         return 2
     with open(args.data, encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
@@ -69,8 +74,9 @@ def main() -> int:
         statuses = collections.Counter(v.status for v in verdicts)
         correct = sum(v.correct for v in verdicts)
         label = "1 (cold pool)" if rep == 0 else str(rep + 1)
-        print(f"| {label} | {len(verdicts)} | {wall:.2f} | {len(verdicts) / wall:.0f} | {statistics.median(ms):.2f} | "
-              f"{percentile(ms, 99):.2f} | {max(ms):.1f} | {correct} ({100 * correct / len(verdicts):.2f}%) | "
+        print(f"| {label} | {len(verdicts)} | {wall:.2f} | {len(verdicts) / wall:.0f} | "
+              f"{statistics.median(ms):.2f} | {percentile(ms, 99):.2f} | {max(ms):.1f} | "
+              f"{correct} ({100 * correct / len(verdicts):.2f}%) | "
               f"{', '.join(f'{k} {n}' for k, n in statuses.most_common())} |")
     return 0
 

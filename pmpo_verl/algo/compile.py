@@ -1,17 +1,20 @@
 """Optional ``torch.compile`` of the PMPO objective.
 
 Eagerly, the objective with its solver launches several hundred small kernels per call; on a GPU launch
-overhead then dominates (H100: the eager Newton solve at 256 x 8192 takes 7.1 ms, compiled 0.19 ms).
-Compiled with dynamic shapes, so the varying micro-batch shapes of training do not recompile, each part
-fuses into a few kernels. Parts that fail to compile fall back independently (the solver inside the
-statistics is compiled on its own then). ``PMPO_VERL_COMPILE``: ``auto`` (default: compile when
-the inputs are on CUDA), ``1`` (always), ``0`` (never). A compilation failure falls back to eager mode
-with a warning, so training never stops because of the compiler.
+overhead then dominates. Compiled with dynamic shapes, so the varying micro-batch shapes of training do
+not recompile, each part fuses into a few kernels. Parts that fail to compile fall back independently
+(the solver inside the statistics is compiled on its own then). ``PMPO_VERL_COMPILE``: ``auto``
+(default: compile when the inputs are on CUDA), ``1`` (always), ``0`` (never). A compilation failure
+falls back to eager mode with a warning, so training never stops because of the compiler.
 
 ``PMPO_VERL_COMPILE_MODE`` (experimental, unset by default) passes a ``torch.compile`` mode, e.g.
 ``reduce-overhead`` (CUDA graphs: one graph launch per part instead of one launch per kernel, recorded
-once per distinct input shape, with memory kept per recorded shape). It has not been measured on a GPU
-yet; ``scripts/gpu_check.sh`` runs it beside the default.
+once per distinct input shape, with memory kept per recorded shape); ``scripts/gpu_check.sh`` runs it
+beside the default.
+
+Eager against compiled, per part: ``PMPO_VERL_COMPILE=0|1 python scripts/profile_loss_parts.py --device
+cuda``; the whole loss against verl's: ``python scripts/bench_loss.py --device cuda``. The measured numbers,
+with their machine and date, are in docs/benchmarks.md.
 """
 
 from __future__ import annotations

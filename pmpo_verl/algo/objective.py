@@ -111,6 +111,10 @@ class PMPOOutput:
     solver_residual: torch.Tensor  # |log ESS_i(p_i) - log ESS*_i| (float64) if the solver chose p_i, else 0
     # (NaN on a row whose log-ratios are not finite)
 
+    def statistics(self) -> Statistics:
+        """The no-grad fields as :class:`Statistics` (by name), e.g. to pass them to a compiled function."""
+        return Statistics(**{name: getattr(self, name) for name in Statistics._fields})
+
 
 def sequence_advantage(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Masked mean of each row of a (B, T) advantage tensor; 0 for empty rows."""
@@ -146,8 +150,10 @@ def pmpo_objective(
     return PMPOOutput(seq_loss=seq_loss, log_ratio_mean=log_mean, **stats._asdict())
 
 
-class _Statistics(NamedTuple):
-    """The no-grad fields of :class:`PMPOOutput`, as :func:`_statistics` returns them (same names)."""
+class Statistics(NamedTuple):
+    """The no-grad fields of :class:`PMPOOutput` (same names and meanings), as :func:`_statistics`
+    returns them: a NamedTuple, so that the compiled part returns it (and the compiled metrics take it)
+    as one pytree. A new statistic is one field here and one in :class:`PMPOOutput` (same name)."""
 
     p: torch.Tensor
     clip_frac: torch.Tensor
@@ -160,20 +166,30 @@ class _Statistics(NamedTuple):
     solver_residual: torch.Tensor
 
 
+class _Clipped(NamedTuple):
+    """The objective's inputs after masking and clipping, all (B, T) but ``seq_adv`` (B,)."""
+
+    log_ratio: torch.Tensor  # masked (0 on padding), clamped to +-LOG_RATIO_CLAMP
+    seq_adv: torch.Tensor  # 0 for empty rows
+    clipped: torch.Tensor  # l~, the sign-aware clip of log_ratio
+    clipped_tokens: torch.Tensor  # bool, valid tokens whose gradient the clip removes
+
+
 def _clipped(
     log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> _Clipped:
     """Masked, clamped raw log-ratios, sequence advantages (0 for empty rows), clipped log-ratios and
     the clipped-token indicator."""
     seq_adv = torch.where(mask.any(-1), seq_adv, 0.0)
     log_ratio = torch.where(mask, log_ratio, 0.0).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP)
     clipped, clipped_tokens = sign_aware_clip(log_ratio, seq_adv, settings.eps_low, settings.eps_high)
-    return log_ratio, seq_adv, clipped, clipped_tokens & mask
+    return _Clipped(log_ratio=log_ratio, seq_adv=seq_adv, clipped=clipped,
+                    clipped_tokens=clipped_tokens & mask)
 
 
 def _statistics(
     log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
-) -> _Statistics:
+) -> Statistics:
     """p per trajectory and the statistics around it (PMPOOutput's no-grad fields)."""
     with torch.no_grad():
         return _statistics_no_grad(log_ratio, seq_adv, mask, settings)
@@ -181,12 +197,13 @@ def _statistics(
 
 def _statistics_no_grad(
     log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, settings: PMPOSettings
-) -> _Statistics:
-    log_ratio, seq_adv, clipped, clipped_tokens = _clipped(log_ratio, seq_adv, mask, settings)
+) -> Statistics:
+    inputs = _clipped(log_ratio, seq_adv, mask, settings)
     n = mask.sum(-1)
-    active = (n > 0) & (seq_adv != 0)
-    clip_frac = clip_fraction(log_ratio, clipped_tokens, mask, settings.clip_mode, settings.eps_low, settings.eps_high)
-    curve = EssCurve(clipped if settings.ess_on == "clipped" else log_ratio, mask)
+    active = (n > 0) & (inputs.seq_adv != 0)
+    clip_frac = clip_fraction(inputs.log_ratio, inputs.clipped_tokens, mask, settings.clip_mode,
+                              settings.eps_low, settings.eps_high)
+    curve = EssCurve(inputs.clipped if settings.ess_on == "clipped" else inputs.log_ratio, mask)
     log_e1 = curve.log_ess(1.0)
     degenerate = active & ((n <= 1) | (-torch.expm1(log_e1 - curve.log_n) < DEGENERATE_TOL))
     n64 = curve.n.clamp_min(1.0)
@@ -219,22 +236,35 @@ def _statistics_no_grad(
     ess_norm = (log_ess_p - curve.log_n).exp()
     target_norm = ess_norm if target is None else target / n64
     e1_norm = (log_e1 - curve.log_n).exp()
-    return _Statistics(p, clip_frac, ess_norm, e1_norm, target_norm, active, degenerate, clipped_tokens, residual)
+    return Statistics(p=p, clip_frac=clip_frac, ess_norm=ess_norm, e1_norm=e1_norm,
+                      target_ess_norm=target_norm, active=active, degenerate=degenerate,
+                      clipped_tokens=inputs.clipped_tokens, solver_residual=residual)
+
+
+class _SequenceLossParts(NamedTuple):
+    """What :func:`_sequence_loss` computes without autograd."""
+
+    seq_loss: torch.Tensor  # (B,) L_i = -A_i M_{p_i}
+    log_mean: torch.Tensor  # (B,) log M_{p_i}
+    token_derivative: torch.Tensor  # (B, T) D_{i,t} = d log M_{p_i} / d l_{i,t}
 
 
 def _sequence_loss(
-    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, p: torch.Tensor, settings: PMPOSettings
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(L_i = -A_i M_{p_i}, log M_{p_i}, D)`` with ``D_{i,t} = d log M_{p_i} / d l_{i,t}``, all without autograd.
+    log_ratio: torch.Tensor, seq_adv: torch.Tensor, mask: torch.Tensor, p: torch.Tensor,
+    settings: PMPOSettings,
+) -> _SequenceLossParts:
+    """``(L_i = -A_i M_{p_i}, log M_{p_i}, D)`` with ``D_{i,t} = d log M_{p_i} / d l_{i,t}``, all without
+    autograd.
 
     ``D = (d log M_p / d l~_t) * (d l~_t / d l_t)``: the first factor in closed form
     (:func:`.power_mean.log_power_mean_and_derivative`), the second 1 for a valid token that neither the
     sign-aware clip nor the +-20 clamp changed, else 0 (``torch.clamp``'s subgradient, boundaries included).
     """
-    _, seq_adv, clipped, clipped_tokens = _clipped(log_ratio, seq_adv, mask, settings)
-    log_mean, derivative = log_power_mean_and_derivative(clipped, mask, p, settings.p_small)
-    passes = ~clipped_tokens & (log_ratio.abs() <= LOG_RATIO_CLAMP)
-    return -seq_adv * torch.exp(log_mean), log_mean, torch.where(passes, derivative, 0.0)
+    inputs = _clipped(log_ratio, seq_adv, mask, settings)
+    log_mean, derivative = log_power_mean_and_derivative(inputs.clipped, mask, p, settings.p_small)
+    passes = ~inputs.clipped_tokens & (log_ratio.abs() <= LOG_RATIO_CLAMP)
+    return _SequenceLossParts(seq_loss=-inputs.seq_adv * torch.exp(log_mean), log_mean=log_mean,
+                              token_derivative=torch.where(passes, derivative, 0.0))
 
 
 class _SequenceLoss(torch.autograd.Function):
@@ -260,10 +290,10 @@ class _SequenceLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, log_ratio, seq_adv, mask, p, settings, anchor=None):  # type: ignore[override]
         sequence_loss = maybe_compiled("pmpo_sequence_loss", _sequence_loss, log_ratio.device)
-        seq_loss, log_mean, token_derivative = sequence_loss(log_ratio, seq_adv, mask, p, settings)
-        ctx.save_for_backward(seq_loss, token_derivative, anchor)
+        parts = sequence_loss(log_ratio, seq_adv, mask, p, settings)
+        ctx.save_for_backward(parts.seq_loss, parts.token_derivative, anchor)
         ctx.set_materialize_grads(False)
-        return seq_loss, log_mean
+        return parts.seq_loss, parts.log_mean
 
     @staticmethod
     def backward(ctx, grad_loss, grad_log_mean):  # type: ignore[override]
