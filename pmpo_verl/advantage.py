@@ -19,7 +19,7 @@ one gets mean 0 and std 1). Extra keys on the ``algorithm`` node (add them with 
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ def _get(config: Any, key: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def response_length_cap(config: Any) -> Optional[int]:
+def response_length_cap(config: Any) -> int | None:
     """The response length cap: ``pmpo_response_length`` or the run's ``rollout.response_length``."""
     explicit = _get(config, "pmpo_response_length", None)
     if explicit is not None:
@@ -62,7 +62,7 @@ def zero_truncated_rewards(token_level_rewards: torch.Tensor, response_mask: tor
 def compute_pmpo_outcome_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
-    index: Optional[np.ndarray] = None,
+    index: np.ndarray | None = None,
     config: Any = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
 
 from . import VERL_VERSION
 from .plugin_check import PluginStatus, probe_plugin
@@ -34,7 +34,7 @@ class Expect:
     ``recommended``, the narrower pin of the GPU extras (warn otherwise)."""
 
     required: str
-    recommended: Optional[str] = None
+    recommended: str | None = None
 
     @property
     def wanted(self) -> str:
@@ -77,12 +77,12 @@ class Device:
 class Facts:
     """Everything the verdicts depend on."""
 
-    versions: dict[str, Optional[str]]  # distribution -> installed version (None: not installed)
+    versions: dict[str, str | None]  # distribution -> installed version (None: not installed)
     devices: list[Device]
-    cuda_error: Optional[str]  # why no device is visible (torch missing, a driver warning, ...)
-    torch_cuda: Optional[str]  # torch.version.cuda (None: a CPU build)
-    nccl: Optional[str]  # the NCCL version torch is built with (None: no NCCL)
-    import_errors: dict[str, Optional[str]]  # key of IMPORTS -> first line of its import error (None: imports)
+    cuda_error: str | None  # why no device is visible (torch missing, a driver warning, ...)
+    torch_cuda: str | None  # torch.version.cuda (None: a CPU build)
+    nccl: str | None  # the NCCL version torch is built with (None: no NCCL)
+    import_errors: dict[str, str | None]  # key of IMPORTS -> first line of its import error (None: imports)
     plugin: PluginStatus
     expected: dict[str, Expect]
 
@@ -99,7 +99,7 @@ class Result:
         return f"{text}; fix: {self.fix}" if self.level == "FAIL" else text
 
 
-def expected_versions(requires: Optional[Iterable[str]]) -> dict[str, Expect]:
+def expected_versions(requires: Iterable[str] | None) -> dict[str, Expect]:
     """Expected versions from verl's ``Requires-Dist`` lines (``importlib.metadata.requires("verl")``).
 
     An unconditional requirement is ``required`` and a GPU extra's pin ``recommended``; without an
@@ -148,7 +148,9 @@ def _package_result(facts: Facts, name: str, fix: str, rebuild: str = "") -> Res
         return Result("FAIL", name, f"not installed{wants}", fix)
     error = facts.import_errors.get(name)
     if error is not None:
-        return Result("FAIL", name, f"{version} installed but `import {IMPORTS[name][-1]}` fails: {error}", rebuild or fix)
+        return Result(
+            "FAIL", name, f"{version} installed but `import {IMPORTS[name][-1]}` fails: {error}", rebuild or fix
+        )
     if not _satisfies(version, expect.required):
         return Result("FAIL", name, f"{version} installed, {expect.required} required", fix)
     if expect.recommended and not _satisfies(version, expect.recommended):
@@ -219,9 +221,13 @@ def evaluate(facts: Facts, engine: str = "fsdp") -> list[Result]:
     ]
     verl = facts.versions.get("verl")
     results.append(
-        Result("ok", "verl", verl) if verl == VERL_VERSION
+        Result("ok", "verl", verl)
+        if verl == VERL_VERSION
         else Result(
-            "FAIL", "verl", f"{verl or 'not installed'}, pmpo-verl needs {VERL_VERSION}", f"pip install verl=={VERL_VERSION}"
+            "FAIL",
+            "verl",
+            f"{verl or 'not installed'}, pmpo-verl needs {VERL_VERSION}",
+            f"pip install verl=={VERL_VERSION}",
         )
     )
     if engine == "megatron":
@@ -234,7 +240,7 @@ def evaluate(facts: Facts, engine: str = "fsdp") -> list[Result]:
     return results
 
 
-def _import_error(modules: Sequence[str]) -> Optional[str]:
+def _import_error(modules: Sequence[str]) -> str | None:
     for module in modules:
         try:
             importlib.import_module(module)
@@ -244,7 +250,7 @@ def _import_error(modules: Sequence[str]) -> Optional[str]:
     return None
 
 
-def _version(name: str) -> Optional[str]:
+def _version(name: str) -> str | None:
     try:
         return md.version(name)
     except md.PackageNotFoundError:
@@ -267,7 +273,9 @@ def gather_facts(engine: str = "fsdp") -> Facts:
         with warnings.catch_warnings(record=True) as caught:  # e.g. "The NVIDIA driver on your system is too old"
             warnings.simplefilter("always")
             count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        devices = [Device(torch.cuda.get_device_name(i), tuple(torch.cuda.get_device_capability(i))) for i in range(count)]
+        devices = [
+            Device(torch.cuda.get_device_name(i), tuple(torch.cuda.get_device_capability(i))) for i in range(count)
+        ]
         if not devices:
             cuda_error = "; ".join(str(w.message).strip() for w in caught) or "torch.cuda.is_available() is False"
         torch_cuda = torch.version.cuda
@@ -281,7 +289,7 @@ def gather_facts(engine: str = "fsdp") -> Facts:
     return Facts(versions, devices, cuda_error, torch_cuda, nccl, import_errors, probe_plugin(), expected)
 
 
-def run_gpu_check(engine: str = "fsdp", facts: Optional[Facts] = None) -> int:
+def run_gpu_check(engine: str = "fsdp", facts: Facts | None = None) -> int:
     """Print one line per item; return 1 if any item FAILed, else 0."""
     results = evaluate(gather_facts(engine) if facts is None else facts, engine)
     for result in results:

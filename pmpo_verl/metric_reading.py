@@ -8,7 +8,8 @@ which verl's reduction cannot form, so they are derived here from a logged recor
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 METRIC_PREFIX = "actor/pmpo/"
 P = METRIC_PREFIX
@@ -57,6 +58,12 @@ def derived(record: Mapping[str, float]) -> dict[str, float]:
     result = {}
     for name, (num, den) in DERIVED.items():
         n, d = record.get(num), record.get(den)
-        if isinstance(n, (int, float)) and isinstance(d, (int, float)) and d > 0 and math.isfinite(n) and math.isfinite(d):
+        if (
+            isinstance(n, (int, float))
+            and isinstance(d, (int, float))
+            and d > 0
+            and math.isfinite(n)
+            and math.isfinite(d)
+        ):
             result[name] = float(n) / float(d)
     return result

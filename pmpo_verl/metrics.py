@@ -25,8 +25,9 @@ No placeholder (e.g. ``degenerate_p`` for a micro-batch without solved rows) eve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -74,36 +75,95 @@ def _on(subset: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 P = METRIC_PREFIX
 METRICS: tuple[MetricDef, ...] = (
-    MetricDef(P + "active_frac", lambda r: r.active, ROW,
-              "share of rows that are non-empty, have A != 0 and only finite valid tokens"),
-    MetricDef(P + "solved_frac", lambda r: r.solved, ROW,
-              "share of rows that are active and not degenerate (p has an effect; adaptive mode: p chosen by the rule)"),
-    MetricDef(P + "p_below1_frac", lambda r: r.solved & (r.p < P_HIGH), ROW, f"share of rows that are solved with p < {P_HIGH}"),
-    MetricDef(P + "p0_frac", lambda r: r.solved & (r.p < P_LOW), ROW, f"share of rows that are solved with p < {P_LOW}"),
-    MetricDef(P + "clip_saturated_frac", lambda r: r.clip_saturated, ROW,
-              "share of rows that are active with c_i >= clip_saturation (adaptive mode: the rule gives them p = 0)"),
+    MetricDef(
+        P + "active_frac",
+        lambda r: r.active,
+        ROW,
+        "share of rows that are non-empty, have A != 0 and only finite valid tokens",
+    ),
+    MetricDef(
+        P + "solved_frac",
+        lambda r: r.solved,
+        ROW,
+        "share of rows that are active and not degenerate (p has an effect; adaptive mode: p chosen by the rule)",
+    ),
+    MetricDef(
+        P + "p_below1_frac",
+        lambda r: r.solved & (r.p < P_HIGH),
+        ROW,
+        f"share of rows that are solved with p < {P_HIGH}",
+    ),
+    MetricDef(
+        P + "p0_frac", lambda r: r.solved & (r.p < P_LOW), ROW, f"share of rows that are solved with p < {P_LOW}"
+    ),
+    MetricDef(
+        P + "clip_saturated_frac",
+        lambda r: r.clip_saturated,
+        ROW,
+        "share of rows that are active with c_i >= clip_saturation (adaptive mode: the rule gives them p = 0)",
+    ),
     MetricDef(P + "solved_p_per_row", lambda r: _on(r.solved, r.p), ROW, "sum of p_i over solved rows / rows"),
-    MetricDef(P + "solved_ess_norm_per_row", lambda r: _on(r.solved, r.ess_norm), ROW,
-              "sum of ESS_i(p_i) / N_i over solved rows / rows"),
-    MetricDef(P + "solved_target_ess_norm_per_row", lambda r: _on(r.solved, r.target_ess_norm), ROW,
-              "sum of ESS*_i / N_i over solved rows / rows (fixed mode: ESS_i(p) / N_i)"),
-    MetricDef(P + "solved_e1_norm_per_row", lambda r: _on(r.solved, r.e1_norm), ROW,
-              "sum of ESS_i(1) / N_i over solved rows / rows"),
-    MetricDef(P + "active_clip_frac_per_row", lambda r: _on(r.active, r.clip_frac), ROW,
-              "sum of the clip fraction c_i over active rows / rows"),
-    MetricDef(P + "active_ratio_per_row", lambda r: _on(r.active, r.ratio), ROW,
-              "sum of M_{p_i}(r~_i) over active rows / rows"),
-    MetricDef(P + "nonfinite_tokens", lambda r: r.nonfinite_tokens, ROWS,
-              "valid tokens of the mini-batch whose log-prob, old log-prob or advantage is not finite"),
-    MetricDef(P + "solver_residual_max", lambda r: r.solver_residual, ROWS,
-              "sum over the mini-batch's rows of |log ESS_i(p_i) - log ESS*_i| (rows solved by the solver), "
-              "an upper bound of the largest; the step logs the largest over its mini-batches"),
-    MetricDef("actor/pg_clipfrac", lambda r: r.clipped_tokens, TOKENS,
-              "share of the mini-batch's valid tokens that the sign-aware clip zeroed"),
-    MetricDef("actor/pg_clipfrac_lower", lambda r: r.clipped_lower_tokens, TOKENS,
-              "share of the mini-batch's valid tokens that the clip zeroed on rows with A < 0"),
-    MetricDef("actor/ppo_kl", lambda r: r.neg_log_ratio, TOKENS,
-              "mean over the mini-batch's valid tokens of -clamp(log pi - log pi_old, -20, 20) (NaN as 0)"),
+    MetricDef(
+        P + "solved_ess_norm_per_row",
+        lambda r: _on(r.solved, r.ess_norm),
+        ROW,
+        "sum of ESS_i(p_i) / N_i over solved rows / rows",
+    ),
+    MetricDef(
+        P + "solved_target_ess_norm_per_row",
+        lambda r: _on(r.solved, r.target_ess_norm),
+        ROW,
+        "sum of ESS*_i / N_i over solved rows / rows (fixed mode: ESS_i(p) / N_i)",
+    ),
+    MetricDef(
+        P + "solved_e1_norm_per_row",
+        lambda r: _on(r.solved, r.e1_norm),
+        ROW,
+        "sum of ESS_i(1) / N_i over solved rows / rows",
+    ),
+    MetricDef(
+        P + "active_clip_frac_per_row",
+        lambda r: _on(r.active, r.clip_frac),
+        ROW,
+        "sum of the clip fraction c_i over active rows / rows",
+    ),
+    MetricDef(
+        P + "active_ratio_per_row",
+        lambda r: _on(r.active, r.ratio),
+        ROW,
+        "sum of M_{p_i}(r~_i) over active rows / rows",
+    ),
+    MetricDef(
+        P + "nonfinite_tokens",
+        lambda r: r.nonfinite_tokens,
+        ROWS,
+        "valid tokens of the mini-batch whose log-prob, old log-prob or advantage is not finite",
+    ),
+    MetricDef(
+        P + "solver_residual_max",
+        lambda r: r.solver_residual,
+        ROWS,
+        "sum over the mini-batch's rows of |log ESS_i(p_i) - log ESS*_i| (rows solved by the solver), "
+        "an upper bound of the largest; the step logs the largest over its mini-batches",
+    ),
+    MetricDef(
+        "actor/pg_clipfrac",
+        lambda r: r.clipped_tokens,
+        TOKENS,
+        "share of the mini-batch's valid tokens that the sign-aware clip zeroed",
+    ),
+    MetricDef(
+        "actor/pg_clipfrac_lower",
+        lambda r: r.clipped_lower_tokens,
+        TOKENS,
+        "share of the mini-batch's valid tokens that the clip zeroed on rows with A < 0",
+    ),
+    MetricDef(
+        "actor/ppo_kl",
+        lambda r: r.neg_log_ratio,
+        TOKENS,
+        "mean over the mini-batch's valid tokens of -clamp(log pi - log pi_old, -20, 20) (NaN as 0)",
+    ),
 )
 METRIC_KEYS = tuple(m.key for m in METRICS)
 

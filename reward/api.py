@@ -10,7 +10,8 @@ touch the pool, so a batch of AIME integers costs microseconds each.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from reward.gold import Gold, prepare_gold, verl_gold
 from reward.grader import Grade, grade

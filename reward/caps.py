@@ -57,7 +57,7 @@ def check_text(text: str, caps: Caps = DEFAULT_CAPS) -> None:
                 raise TooLarge(f"nesting deeper than {caps.max_depth}")
         elif ch in _CLOSE:
             depth = max(0, depth - 1)
-    if re.search(r"\d{%d,}" % (caps.max_digits + 1), text):
+    if re.search(rf"\d{{{caps.max_digits + 1},}}", text):
         raise TooLarge(f"integer literal with more than {caps.max_digits} digits")
 
 

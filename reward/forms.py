@@ -133,7 +133,7 @@ def mixed_numbers(text: str) -> str:
     """Mixed numbers as improper fractions, other integer-fraction juxtapositions as explicit products."""
     if "\\frac" not in text and "/" not in text and not _VULGAR_RE.search(text):
         return text
-    text = _VULGAR_RE.sub(lambda m: "\\frac{%d}{%d}" % _VULGAR[m.group(0)], text)
+    text = _VULGAR_RE.sub(lambda m: "\\frac{{{}}}{{{}}}".format(*_VULGAR[m.group(0)]), text)
     text = _INT_FRAC.sub(_int_frac, text)
     return _PLAIN_MIXED.sub(_plain_mixed, text)
 

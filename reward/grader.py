@@ -34,15 +34,16 @@ alternatives: any match is correct; a gold ``name = v`` also offers ``v``, and a
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
 
 from reward.caps import DEFAULT_CAPS, TooLarge
+from reward.choice import choice_letter
 from reward.forms import compare_clocks
 from reward.normalize import NormalizedAnswer, normalize_answer, same_text
 from reward.numbers import DECIMAL, numbers_match, parse_number
-from reward.choice import choice_letter
 from reward.verdict import DEFAULT_OPTIONS, Options, Status
 
 if TYPE_CHECKING:  # sympy-backed types, imported lazily at run time

@@ -197,4 +197,8 @@ def same_text(gold: str, pred: str) -> bool:
     text answers (:func:`is_text_answer`) compare with case folded (``\\text{Evelyn}`` = ``EVELYN``)."""
     if text_key(gold) == text_key(pred):
         return True
-    return is_text_answer(gold) and is_text_answer(pred) and text_key(gold, fold_case=True) == text_key(pred, fold_case=True)
+    return (
+        is_text_answer(gold)
+        and is_text_answer(pred)
+        and text_key(gold, fold_case=True) == text_key(pred, fold_case=True)
+    )

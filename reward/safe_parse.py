@@ -39,7 +39,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import sympy
 from latex2sympy2_extended import latex2sympy
@@ -82,7 +82,7 @@ class Seq:
     """
 
     kind: Literal["set", "tuple", "pair", "list"]
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     names: tuple[str, ...] = ()
 
 
@@ -107,7 +107,7 @@ class IntervalUnion:
 class MatrixNode:
     """A matrix, row-major."""
 
-    rows: tuple[tuple["Node", ...], ...]
+    rows: tuple[tuple[Node, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Text:
     key: str
 
 
-Node = Union[Scalar, Relation, Seq, Interval, IntervalUnion, MatrixNode, Text]
+Node = Scalar | Relation | Seq | Interval | IntervalUnion | MatrixNode | Text
 
 _NORMALIZATION = NormalizationConfig(basic_latex=True, units=False, malformed_operators=False, nits=False,
                                      boxed="none", equations=False)

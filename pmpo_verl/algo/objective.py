@@ -15,8 +15,9 @@ p = 1 is GRPO's token-clipped arithmetic mean, p = 0 GMPO's geometric mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 
@@ -77,10 +78,12 @@ class PMPOSettings:
         if not 0.0 <= self.p_small < 0.1:
             raise ValueError(f"PMPO: p_small must lie in [0, 0.1), got {self.p_small}")
         if self.solver_iters is not None and int(self.solver_iters) < 1:
-            raise ValueError(f"PMPO: solver_iters must be >= 1 (or None for the solver's default), got {self.solver_iters}")
+            raise ValueError(
+                f"PMPO: solver_iters must be >= 1 (or None for the solver's default), got {self.solver_iters}"
+            )
 
     @classmethod
-    def from_mapping(cls, knobs: Mapping[str, Any], eps_low: float, eps_high: float) -> "PMPOSettings":
+    def from_mapping(cls, knobs: Mapping[str, Any], eps_low: float, eps_high: float) -> PMPOSettings:
         """Settings from a mapping-like config (e.g. verl's policy-loss config); absent knobs keep defaults."""
         values: dict[str, Any] = {}
         for f in fields(cls):

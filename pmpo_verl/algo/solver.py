@@ -183,6 +183,8 @@ def solve(
     return compiled(curve.dev, curve.n_pad, curve.log_n, log_e1, log_target, iters)
 
 
-def solve_p(curve: EssCurve, log_target: torch.Tensor, solver: str = "newton", iters: int | None = None) -> torch.Tensor:
+def solve_p(
+    curve: EssCurve, log_target: torch.Tensor, solver: str = "newton", iters: int | None = None
+) -> torch.Tensor:
     """Solve ``log ESS_i(p) = log_target_i`` for every row; returns (B,) float64 p in [0, 1]."""
     return solve(curve, log_target, solver, iters).p

@@ -14,7 +14,8 @@ clip off (:data:`CLIP_RATIO_C_OFF`); then PMPO ``fixed p=1`` equals ``vanilla`` 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

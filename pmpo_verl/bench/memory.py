@@ -22,7 +22,8 @@ import gc
 import os
 import sys
 import weakref
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -123,7 +124,7 @@ def peak_call(call: LossCall, log_prob: torch.Tensor, device: torch.device) -> i
 class _Silenced:
     """Redirect the process's stdout/stderr file descriptors (the profiler's C++ start/stop chatter)."""
 
-    def __enter__(self) -> "_Silenced":
+    def __enter__(self) -> _Silenced:
         sys.stdout.flush()
         sys.stderr.flush()
         self._saved = [os.dup(1), os.dup(2)]

@@ -6,7 +6,8 @@
   (:data:`AUDITED_FALSE`), whose "equal" label encodes a bug and is flipped.
 - (b) Gold self-consistency (:func:`load_math500`, :func:`load_math5000`): the reference solution vs its
   gold as positives (MATH-5000 golds are the solution's last ``\\boxed{}``, read by
-  :func:`reward.gold.last_boxed`, the rule the training data uses), seeded shuffled cross pairs whose gold strings differ as negatives.
+  :func:`reward.gold.last_boxed`, the rule the training data uses), seeded shuffled cross pairs whose
+  gold strings differ as negatives.
 - (c) The adversarial suite (:func:`adversarial`): anchor false positives, hedges, restated inequalities,
   tolerance abuse, hostile inputs and code-execution payloads; all labels False.
 - (d) The labelled classes (:func:`labelled_classes`): one suite per ``tests/reward/cases/<class>.jsonl``,
@@ -23,9 +24,10 @@ import random
 import re
 import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from reward.gold import last_boxed
 

@@ -40,7 +40,9 @@ def rollouts():
 
 def via_verl(cfg):
     rewards, mask, uid = rollouts()
-    data = DataProto.from_dict(tensors={"token_level_rewards": rewards, "response_mask": mask}, non_tensors={"uid": uid})
+    data = DataProto.from_dict(
+        tensors={"token_level_rewards": rewards, "response_mask": mask}, non_tensors={"uid": uid}
+    )
     out = compute_advantage(
         data,
         adv_estimator=cfg.algorithm.adv_estimator,
@@ -84,6 +86,8 @@ def test_explicit_cap_wins_and_missing_cap_is_a_clear_error():
     capped[[1, 3, 6]] = 0.0  # lengths >= 5
     torch.testing.assert_close(got, compute_grpo_outcome_advantage(capped, mask, uid)[0])
     with pytest.raises(ValueError, match="pmpo_response_length"):
-        compute_pmpo_outcome_advantage(rewards, mask, index=uid, config=OmegaConf.create({"pmpo_truncated_reward_zero": True}))
+        compute_pmpo_outcome_advantage(
+            rewards, mask, index=uid, config=OmegaConf.create({"pmpo_truncated_reward_zero": True})
+        )
     with pytest.raises(ValueError, match="uid"):
         compute_pmpo_outcome_advantage(rewards, mask, config=None)

@@ -16,13 +16,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_gpu_check_dry_run_on_cpu(tmp_path):
-    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path), "DEVICE": "cpu", "PROFILE_SIZE": "4x64", "SIZES": "4x64"}
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "OUT": str(tmp_path),
+        "DEVICE": "cpu",
+        "PROFILE_SIZE": "4x64",
+        "SIZES": "4x64",
+    }
     proc = subprocess.run(["bash", "scripts/gpu_check.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=900, check=False)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert re.findall(r"^== (\w+): exit (\d+)$", log, re.MULTILINE) == [
-        ("profile_compiled", "0"), ("bench_loss", "0"), ("profile_cudagraphs", "0"), ("profile_eager", "0")], log[-3000:]
+        ("profile_compiled", "0"),
+        ("bench_loss", "0"),
+        ("profile_cudagraphs", "0"),
+        ("profile_eager", "0"),
+    ], log[-3000:]
     assert "torch" in (tmp_path / "gpu.txt").read_text()
 
     bench = (tmp_path / "bench_loss.txt").read_text()

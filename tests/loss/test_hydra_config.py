@@ -47,7 +47,13 @@ def test_plugin_overrides_build_the_pmpo_config_with_knobs():
     actor = actor_dataclass(cfg)
     pl = actor.policy_loss
     assert isinstance(pl, PMPOPolicyLossConfig) and pl.loss_mode == "pmpo"
-    assert (pl.clip_saturation, pl.target_gamma, pl.solver, pl.solver_iters, pl.clip_mode) == (0.05, 2, "bisection", 30, "two_sided")
+    assert (pl.clip_saturation, pl.target_gamma, pl.solver, pl.solver_iters, pl.clip_mode) == (
+        0.05,
+        2,
+        "bisection",
+        30,
+        "two_sided",
+    )
     assert pl.p_mode == "adaptive" and pl.ess_on == "clipped"  # untouched knobs keep their defaults
     settings = pl.settings(actor.clip_ratio_low, actor.clip_ratio_high)
     assert settings.eps_low == settings.eps_high == 0.4 and settings.target_gamma == 2.0
@@ -56,13 +62,17 @@ def test_plugin_overrides_build_the_pmpo_config_with_knobs():
 
 @pytest.mark.parametrize("p", ["0", "1", "0.5"])
 def test_fixed_p_baselines(p):
-    cfg = compose_ppo(PLUGIN + ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed", f"+actor_rollout_ref.actor.policy_loss.p={p}"])
+    cfg = compose_ppo(
+        PLUGIN + ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed", f"+actor_rollout_ref.actor.policy_loss.p={p}"]
+    )
     pl = actor_dataclass(cfg).policy_loss
     assert pl.p_mode == "fixed" and float(pl.p) == float(p)
 
 
 def test_megatron_config_accepts_the_same_overrides():
-    cfg = compose_ppo(PLUGIN + ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed"], config_name="ppo_megatron_trainer")
+    cfg = compose_ppo(
+        PLUGIN + ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed"], config_name="ppo_megatron_trainer"
+    )
     assert isinstance(actor_dataclass(cfg).policy_loss, PMPOPolicyLossConfig)
 
 

@@ -267,10 +267,14 @@ def test_every_call_returns_one_value_per_row_for_every_key(batch_factory, make_
         assert set(metrics) == PMPO_KEYS
         for key, metric in metrics.items():
             assert isinstance(metric, Metric) and metric.aggregation == AggregationType.MEAN, key
-            assert len(metric.values) == 5 and all(isinstance(v, float) and math.isfinite(v) for v in metric.values), key
+            assert len(metric.values) == 5 and all(isinstance(v, float) and math.isfinite(v) for v in metric.values), (
+                key
+            )
         if variant != "normal":
             assert metrics["actor/pmpo/solved_frac"].aggregate() == 0.0
-            assert "p_mean" not in reading.derived({k: m.aggregate() for k, m in metrics.items()})  # undefined, not degenerate_p
+            assert "p_mean" not in reading.derived(
+                {k: m.aggregate() for k, m in metrics.items()}
+            )  # undefined, not degenerate_p
 
 
 def test_empty_micro_batch_gives_zero_loss_and_no_values(make_actor_config):
@@ -290,11 +294,15 @@ def test_empty_micro_batch_gives_zero_loss_and_no_values(make_actor_config):
         assert set(metrics) == PMPO_KEYS and all(m.values == [] for m in metrics.values())
     old, new, adv, mask = make_minibatch(4)
     config.global_batch_info.clear()
-    config.global_batch_info.update(dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=16, loss_scale_factor=None)
+    config.global_batch_info.update(
+        dp_size=1, batch_num_tokens=int(mask.sum()), global_batch_size=16, loss_scale_factor=None
+    )
     merged = {}
     for rows in ([], list(range(16)), []):
         idx = torch.as_tensor(rows, dtype=torch.long)
-        _, metrics = compute_policy_loss_pmpo(old[idx], new[idx].requires_grad_(True), adv[idx], mask[idx], config=config)
+        _, metrics = compute_policy_loss_pmpo(
+            old[idx], new[idx].requires_grad_(True), adv[idx], mask[idx], config=config
+        )
         append_to_dict(merged, Metric.from_dict(metrics, aggregation=AggregationType.MEAN))
     got = {k: Metric.aggregate_dp([v]) for k, v in merged.items()}
     want, _ = brute_force([(old, new, adv, mask)], PMPOSettings(eps_low=EPS, eps_high=EPS))

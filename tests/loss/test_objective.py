@@ -98,12 +98,17 @@ def test_p_decreases_with_clip_fraction():
         row[:k] = 0.9
         rows.append(row)
     x = torch.stack(rows)
-    out = pmpo_objective(x, torch.ones(len(rows), dtype=torch.float64), torch.ones_like(x, dtype=torch.bool), PMPOSettings())
+    out = pmpo_objective(
+        x, torch.ones(len(rows), dtype=torch.float64), torch.ones_like(x, dtype=torch.bool), PMPOSettings()
+    )
     assert (out.p.diff() <= 1e-12).all() and out.p[0] == 1.0 and out.p[-1] == 0.0
 
 
 def test_degenerate_empty_single_token_and_zero_advantage_rows():
-    x = torch.tensor([[0.0] * 5, [0.3, 0, 0, 0, 0], [0.1, 0.2, -0.1, 0.0, 0.5], [0.2] * 5, [0.1, 0.2, 0.3, 0.4, 0.5]], dtype=torch.float64)
+    x = torch.tensor(
+        [[0.0] * 5, [0.3, 0, 0, 0, 0], [0.1, 0.2, -0.1, 0.0, 0.5], [0.2] * 5, [0.1, 0.2, 0.3, 0.4, 0.5]],
+        dtype=torch.float64,
+    )
     mask = torch.tensor([[0] * 5, [1, 0, 0, 0, 0], [1] * 5, [1] * 5, [1] * 5], dtype=torch.bool)
     adv = torch.tensor([1.0, -1.0, 0.0, 2.0, -1.0], dtype=torch.float64)
     x.requires_grad_(True)
@@ -146,7 +151,9 @@ def test_closed_form_backward_passes_gradcheck(p):
     assert torch.autograd.gradcheck(f, (x.clone().requires_grad_(True),))
 
 
-@pytest.mark.parametrize("s", [PMPOSettings(), PMPOSettings(eps_low=0.3, eps_high=0.5, clip_saturation=0.2, target_gamma=0.5)])
+@pytest.mark.parametrize(
+    "s", [PMPOSettings(), PMPOSettings(eps_low=0.3, eps_high=0.5, clip_saturation=0.2, target_gamma=0.5)]
+)
 def test_gradient_equals_autograd_of_the_reference_expression(s):
     """Adaptive p: the gradient equals autograd through clamp, sign-aware clip and log M_p with the same
     (detached) p; clipped tokens, clamped tokens and padding get exactly 0."""

@@ -99,4 +99,6 @@ def test_closed_form_derivative_equals_autograd(p):
     torch.testing.assert_close(value, want_value.detach(), rtol=0, atol=0)
     torch.testing.assert_close(derivative, want, rtol=1e-12, atol=1e-15)
     assert (derivative[~mask] == 0).all()
-    torch.testing.assert_close(derivative.sum(-1)[:3], torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-12 if p == 0 or p > 1e-4 else 1e-4)
+    torch.testing.assert_close(
+        derivative.sum(-1)[:3], torch.ones(3, dtype=torch.float64), rtol=0, atol=1e-12 if p == 0 or p > 1e-4 else 1e-4
+    )

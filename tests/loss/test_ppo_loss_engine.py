@@ -42,7 +42,9 @@ def engine_batch(batch, prompt_lens, global_batch_size, dp_size=1):
         },
         batch_size=[bs],
     )
-    tu.assign_non_tensor(td, dp_size=dp_size, batch_num_tokens=int(batch.mask.sum()), global_batch_size=global_batch_size)
+    tu.assign_non_tensor(
+        td, dp_size=dp_size, batch_num_tokens=int(batch.mask.sum()), global_batch_size=global_batch_size
+    )
     return td, flat.requires_grad_(True), torch.cat(positions)
 
 
@@ -53,7 +55,12 @@ def test_ppo_loss_runs_pmpo_with_global_normalisation(batch_factory, make_actor_
     loss, metrics = ppo_loss(config, {"log_probs": flat}, td)
     loss.backward()
 
-    assert config.global_batch_info == {"dp_size": 1, "batch_num_tokens": int(batch.mask.sum()), "global_batch_size": 24, "loss_scale_factor": None}
+    assert config.global_batch_info == {
+        "dp_size": 1,
+        "batch_num_tokens": int(batch.mask.sum()),
+        "global_batch_size": 24,
+        "loss_scale_factor": None,
+    }
     direct_cfg = make_actor_config()
     direct_cfg.global_batch_info.update(config.global_batch_info)
     log_prob = batch.fresh_log_prob()
@@ -105,9 +112,13 @@ def test_stock_policy_loss_config_uses_defaults_and_warns(batch_factory, make_ac
                         clip_ratio_high=0.4, policy_loss=PolicyLossConfig(loss_mode="pmpo"))
     loss_module._warned.clear()
     with caplog.at_level("WARNING", logger="pmpo_verl.loss"):
-        got, _ = compute_policy_loss_pmpo(batch.old_log_prob, batch.fresh_log_prob(), batch.advantages, batch.mask, config=stock)
+        got, _ = compute_policy_loss_pmpo(
+            batch.old_log_prob, batch.fresh_log_prob(), batch.advantages, batch.mask, config=stock
+        )
     assert "PMPOPolicyLossConfig" in caplog.text
-    want, _ = compute_policy_loss_pmpo(batch.old_log_prob, batch.fresh_log_prob(), batch.advantages, batch.mask, config=make_actor_config())
+    want, _ = compute_policy_loss_pmpo(
+        batch.old_log_prob, batch.fresh_log_prob(), batch.advantages, batch.mask, config=make_actor_config()
+    )
     torch.testing.assert_close(got, want)
     with pytest.raises(ValueError, match="actor config"):
         compute_policy_loss_pmpo(batch.old_log_prob, batch.fresh_log_prob(), batch.advantages, batch.mask, config=None)

@@ -44,7 +44,10 @@ def objective_curve(log_ratio, adv, mask, s: PMPOSettings) -> EssCurve:
     return EssCurve(clipped if s.ess_on == "clipped" else lr, mask)
 
 
-def check_against_reference(log_ratio, adv, mask, s=PMPOSettings()):
+DEFAULTS = PMPOSettings()
+
+
+def check_against_reference(log_ratio, adv, mask, s=DEFAULTS):
     """Solver p vs the reference on every solved row; the residual field vs the curve. Returns the output."""
     out = pmpo_objective(log_ratio, adv, mask, s)
     curve = objective_curve(log_ratio, adv, mask, s)
@@ -210,7 +213,16 @@ def test_non_finite_row_leaves_other_rows_unchanged(bad, solver):
         x_bad[row] = math.nan
     out, grad = run_rows(x_bad, adv_bad, mask, s)
     others = torch.arange(len(adv)) != row
-    names = ("p", "seq_loss", "log_ratio_mean", "clip_frac", "ess_norm", "e1_norm", "target_ess_norm", "solver_residual")
+    names = (
+        "p",
+        "seq_loss",
+        "log_ratio_mean",
+        "clip_frac",
+        "ess_norm",
+        "e1_norm",
+        "target_ess_norm",
+        "solver_residual",
+    )
     for name in names:
         assert torch.equal(getattr(out, name)[others].detach(), getattr(clean, name)[others].detach()), name
     assert torch.equal(grad[others], clean_grad[others])
@@ -276,7 +288,6 @@ def test_compiled_solver_matches_eager_on_extreme_and_non_finite_rows(monkeypatc
     import torch._dynamo.utils as dynamo_utils
 
     from pmpo_verl.algo import compile as compile_module
-
     from pmpo_verl.algo import solver as solver_module
 
     x, adv, mask = spiky_rows(62, batch=6, length=3000)

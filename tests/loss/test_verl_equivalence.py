@@ -1,7 +1,6 @@
 """PMPO's endpoints against verl 0.9.1's own losses on the same tensors (values and gradients), and
 aggregation invariance under micro-batch / data-parallel splits."""
 
-import math
 
 import pytest
 import torch
@@ -25,7 +24,9 @@ def run(loss_fn, batch, config, log_prob=None, rollout_is_weights=None):
 
 
 def set_batch_info(config, batch_size, n_tokens, dp_size=1):
-    config.global_batch_info.update(dp_size=dp_size, batch_num_tokens=n_tokens, global_batch_size=batch_size, loss_scale_factor=None)
+    config.global_batch_info.update(
+        dp_size=dp_size, batch_num_tokens=n_tokens, global_batch_size=batch_size, loss_scale_factor=None
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -86,7 +87,9 @@ def split_sum(batch, config, n_micro, dp_size=1):
     return total, log_prob.grad
 
 
-@pytest.mark.parametrize("knobs", [dict(), dict(p_mode="fixed", p=0.0), dict(solver="bisection", clip_mode="two_sided")])
+@pytest.mark.parametrize(
+    "knobs", [dict(), dict(p_mode="fixed", p=0.0), dict(solver="bisection", clip_mode="two_sided")]
+)
 def test_micro_batch_split_invariance(batch_factory, make_actor_config, knobs):
     batch = batch_factory(16, 80, std=0.3, seed=4)
     batch.mask[3] = False  # an empty response in the middle

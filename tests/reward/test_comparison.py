@@ -137,20 +137,29 @@ RAW_CASES = {
         ("\\boxed{7.5 \\times 10^{7}}", ["7.5 \\times 10^7", "7.5 \\times 10^7\n"], "eval", True),
     ],
     "design_doc": [
-        ("3x + 4y + 14=0", "3*x-1*y+13=0", "eval", False),   # Math-Verify extracts the trailing 0 (issue #60)
+        ("3x + 4y + 14=0", "3*x-1*y+13=0", "eval", False),  # Math-Verify extracts the trailing 0 (issue #60)
         ("3x - y + 13 = 0", "3*x-1*y+13=0", "eval", True),
-        ("... Final Answer: **73**", "73", "eval", True),    # markdown bold next to the number (issue #76)
-        ("\\boxed{1,2,\\ldots,10}", "3", "eval", False),     # hedging with an ellipsis list
+        ("... Final Answer: **73**", "73", "eval", True),  # markdown bold next to the number (issue #76)
+        ("\\boxed{1,2,\\ldots,10}", "3", "eval", False),  # hedging with an ellipsis list
         ("$1 + \\frac{1}{\\mathrm{e}}$", "1-\\frac{1}{\\mathrm{e}}", "eval", False),  # truncation bug of 1 -/+ 1/e
     ],
     "structured": [
-        ("\\boxed{-5, \\frac{14}{3}}", "x = -5,\\ p = \\frac{14}{3}", "eval", True),  # named gold, positional prediction
+        (
+            "\\boxed{-5, \\frac{14}{3}}",
+            "x = -5,\\ p = \\frac{14}{3}",
+            "eval",
+            True,
+        ),  # named gold, positional prediction
         ("\\boxed{y=2, x=1}", "x=1, y=2", "eval", True),  # both named: matched by name
         ("\\boxed{2, 1}", "x=1, y=2", "eval", False),
         ("$(5,2),(7,2)$", "p=5,q=2;p=7,q=2", "eval", True),
         ("\\boxed{(x, y) = (5, 8) \\quad \\text{and} \\quad (8, 5)}", "(5, 8), (8, 5)", "eval", True),
-        ("$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
-         "\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}", "eval", True),
+        (
+            "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
+            "\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}",
+            "eval",
+            True,
+        ),
         ("\\boxed{11,\\! 111,\\! 111,\\! 100}", "11111111100", "eval", True),
         ("\\boxed{32, 349}", "32349", "eval", False),
         ("${1,3}$", "(1,3)", "eval", True),
@@ -159,16 +168,16 @@ RAW_CASES = {
         ("$f(x)=2x$", "f(x)=2x", "eval", True),
         ("$f(y)$", "f(x)", "eval", False),
     ],
-    "solution_gold": [                                   # a whole solution without a box as the gold
+    "solution_gold": [  # a whole solution without a box as the gold
         ("\\boxed{28\\%}", SOLUTION_GOLD, "eval", True),
         ("\\boxed{27\\%}", SOLUTION_GOLD, "eval", False),
-        ("\\boxed{28}", "The answer is 28." * 3, "eval", False),      # a short gold is kept as written
+        ("\\boxed{28}", "The answer is 28." * 3, "eval", False),  # a short gold is kept as written
     ],
     "unclosed_box_gold": [
         ("W(x)=1orW(x)=-1", W_GOLD, "eval", True),
         ("W(x)=1", W_GOLD, "eval", False),
     ],
-    "inline_math_spans_one_line": [                      # Math-Verify's rule: inline $ and \( stay on a line
+    "inline_math_spans_one_line": [  # Math-Verify's rule: inline $ and \( stay on a line
         ("Answer $ \n 9 \n $", "9", "eval", False),
         ("Answer \\( \n 9 \n \\)", "9", "eval", False),
         ("Answer \\[ \n 9 \n \\]", "9", "eval", True),
