@@ -5,7 +5,7 @@
 #   pmpo_preset qwen2.5-math-7b fsdp     # model defaults (path, data dir, parallelism) and engine
 #   pmpo_run pmpo "$@"                   # method: pmpo | grpo | gmpo | vanilla
 #
-# Protocol (docs/reproduce.md, ../shared/docs/pmpo-algorithm.md §14): 128 prompts x 8 rollouts per step,
+# Protocol (docs/reproduce.md, docs/algorithm.md#14-training-protocol): 128 prompts x 8 rollouts per step,
 # ppo_mini_batch_size 16 prompts (8 sequential updates of 128 trajectories), lr 1e-6 constant, no KL, no
 # entropy bonus, log-space clip 0.4, rollout temperature 1.0, max response 3000 tokens, greedy validation,
 # group z-score advantage with eps 1e-8 and truncated responses scored 0 (the plugin's advantage hook), and
@@ -122,34 +122,17 @@ pmpo_check_setting() {
     [[ "${!1}" =~ $2 ]] || pmpo_die "$1='${!1}' is not valid ($3)"
 }
 
-# Overrides that select the method (keep in sync with `pmpo-verl overrides --method ...`).
+# Overrides that select the method: pmpo_verl/recipe.py is their one home, printed by `pmpo-verl overrides`.
+# Read from this checkout (PYTHONPATH) with python3: recipe.py and the CLI's parser need only the standard
+# library, so composing a command (dry runs, submit.sh on a head node) needs no installed plugin.
+PMPO_REPO="$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 pmpo_method_overrides() {
-    local method="$1"
-    local -a plugin=(
-        "algorithm.adv_estimator=pmpo"
-        "actor_rollout_ref.actor.policy_loss.loss_mode=pmpo"
-        "actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig"
-        "actor_rollout_ref.actor.clip_ratio_low=0.4"
-        "actor_rollout_ref.actor.clip_ratio_high=0.4"
-    )
-    case "${method}" in
-        pmpo) PMPO_METHOD_ARGS=("${plugin[@]}") ;;
-        grpo) PMPO_METHOD_ARGS=("${plugin[@]}"
-            "+actor_rollout_ref.actor.policy_loss.p_mode=fixed" "+actor_rollout_ref.actor.policy_loss.p=1") ;;
-        gmpo) PMPO_METHOD_ARGS=("${plugin[@]}"
-            "+actor_rollout_ref.actor.policy_loss.p_mode=fixed" "+actor_rollout_ref.actor.policy_loss.p=0") ;;
-        vanilla)
-            # verl's own GRPO loss (ratio clip (0.8, 1.2), per-sequence token mean) with the same advantage
-            # hook and reward, for reference.
-            PMPO_METHOD_ARGS=(
-                "algorithm.adv_estimator=pmpo"
-                "actor_rollout_ref.actor.policy_loss.loss_mode=vanilla"
-                "actor_rollout_ref.actor.clip_ratio_low=0.2"
-                "actor_rollout_ref.actor.clip_ratio_high=0.2"
-                "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-mean"
-            ) ;;
-        *) pmpo_die "unknown method '${method}' (pmpo, grpo, gmpo, vanilla)" ;;
-    esac
+    local method="$1" out
+    out="$(PYTHONPATH="${PMPO_REPO}" python3 -m pmpo_verl.cli overrides --lines --method "${method}")" \
+        || pmpo_die "\`python3 -m pmpo_verl.cli overrides --method ${method}\` failed \
+(with PYTHONPATH=${PMPO_REPO}; python3 must be a working Python 3.10 or newer)"
+    PMPO_METHOD_ARGS=()
+    [[ -z "${out}" ]] || mapfile -t PMPO_METHOD_ARGS <<<"${out}"
 }
 
 # Input checks, before anything starts Ray.

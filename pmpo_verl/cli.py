@@ -1,37 +1,25 @@
-"""``pmpo-verl`` command line."""
+"""pmpo-verl: Power-Mean Policy Optimization for verl 0.9.1.
+
+The command line of the plugin: check an install or a main_ppo command, print the overrides that select
+PMPO, train the CPU demo, evaluate checkpoints.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from . import VERL_VERSION, __version__
+from .recipe import METHODS, overrides_for
 
-PLUGIN_OVERRIDES = [
-    "algorithm.adv_estimator=pmpo",
-    "actor_rollout_ref.actor.policy_loss.loss_mode=pmpo",
-    "actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig",
-]
-CLIP_RATIO = 0.4  # log-space clip on both sides (GMPO's and the paper's)
-BASELINES = {
-    "pmpo": [],
-    "grpo": ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed", "+actor_rollout_ref.actor.policy_loss.p=1"],
-    "gmpo": ["+actor_rollout_ref.actor.policy_loss.p_mode=fixed", "+actor_rollout_ref.actor.policy_loss.p=0"],
-}
-
-
-def overrides_for(method: str = "pmpo", clip_ratio: float = CLIP_RATIO) -> list[str]:
-    """Hydra overrides that switch a ``verl.trainer.main_ppo`` command to PMPO (or a fixed-p baseline),
-    with the log-space clip ``clip_ratio`` on both sides."""
-    if method not in BASELINES:
-        raise ValueError(f"unknown method {method!r}; choose from {sorted(BASELINES)}")
-    clip = [f"actor_rollout_ref.actor.clip_ratio_low={clip_ratio}", f"actor_rollout_ref.actor.clip_ratio_high={clip_ratio}"]
-    return PLUGIN_OVERRIDES + clip + BASELINES[method]
+DESCRIPTION = """Power-Mean Policy Optimization (PMPO) as a plugin for verl 0.9.1.
+Run 'pmpo-verl COMMAND --help' for the options of a command."""
 
 
 def _cmd_overrides(args: argparse.Namespace) -> int:
-    print(" \\\n".join(overrides_for(args.method)))
+    print(("\n" if args.lines else " \\\n").join(overrides_for(args.method)))
     return 0
 
 
@@ -93,14 +81,13 @@ def _cmd_tiny_model(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.app import DemoOptions, run_demo
+    from .demo.app import run_demo
+    from .demo.options import DemoOptions
     from .demo.preflight import DemoError
 
-    opts = DemoOptions(
-        out=args.out, steps=args.steps, loss=args.loss, compare=args.compare, seed=args.seed, model=args.model,
-        warmstart_steps=args.warmstart_steps, warmstart_unboxed=args.warmstart_unboxed, val_samples=args.val_samples,
-        threshold=args.threshold, quiet=args.quiet, extra=list(args.overrides),
-    )
+    names = {f.name for f in dataclasses.fields(DemoOptions)}
+    opts = DemoOptions(**{k: v for k, v in vars(args).items() if k in names and k != "extra"},
+                       extra=list(args.overrides))
     try:
         run_demo(opts)
     except DemoError as exc:
@@ -109,11 +96,46 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo_parser(sub) -> None:
+    """The demo's flags, with defaults and help from :class:`~pmpo_verl.demo.options.DemoOptions`."""
+    from .demo.options import LOSSES, DemoOptions
+
+    fields = {f.name: f for f in dataclasses.fields(DemoOptions)}
+    defaults = DemoOptions()
+    demo = sub.add_parser("demo", help="train a tiny model with PMPO through verl's main_ppo on CPU")
+
+    def flag(name: str, **kw) -> None:
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            kw["action"] = "store_true"
+        elif default is not None:
+            kw.setdefault("type", type(default))
+        help_text = fields[name].metadata["help"]
+        demo.add_argument("--" + name.replace("_", "-"), default=default, help=help_text, **kw)
+
+    flag("steps")
+    flag("loss", choices=LOSSES)
+    flag("out")
+    flag("compare")
+    flag("seed")
+    flag("model")
+    flag("warmstart_steps")
+    flag("warmstart_unboxed")
+    flag("val_samples")
+    flag("threshold")
+    flag("quiet")
+    flag("verbose")
+    demo.add_argument("overrides", nargs="*", help=fields["extra"].metadata["help"])
+    demo.set_defaults(func=_cmd_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pmpo-verl", description=__doc__)
+    parser = argparse.ArgumentParser(prog="pmpo-verl", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"pmpo-verl {__version__} (verl {VERL_VERSION})")
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="check that `import verl` registers the PMPO plugin (surfaces hidden errors)")
+    check = sub.add_parser(
+        "check", help="check that 'import verl' registers the PMPO plugin (surfaces hidden errors)"
+    )
     check.add_argument(
         "--gpu", action="store_true",
         help="GPU-node preflight: CUDA devices, NCCL, the versions verl pins, flash-attn imports, the plugin (exit 1 on FAIL)",
@@ -133,46 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_cmd_check)
     ov = sub.add_parser("overrides", help="print the Hydra overrides that switch a verl command to PMPO")
-    ov.add_argument("--method", choices=sorted(BASELINES), default="pmpo", help="pmpo, or a fixed-p baseline")
+    ov.add_argument("--method", choices=METHODS, default="pmpo",
+                    help="pmpo, a fixed-p baseline (grpo: p=1, gmpo: p=0), or verl's own vanilla GRPO loss")
+    ov.add_argument("--lines", action="store_true",
+                    help="one override per line without the trailing backslashes (for scripts)")
     ov.set_defaults(func=_cmd_overrides)
     tm = sub.add_parser("tiny-model", help="build a tiny Qwen2-style model and byte-level BPE tokenizer (no download)")
     tm.add_argument("--out", required=True, help="output directory (Hugging Face format)")
     tm.add_argument("--seed", type=int, default=0)
     tm.set_defaults(func=_cmd_tiny_model)
-    from .demo.app import LOSSES, DemoOptions
-
-    defaults = DemoOptions()
-    demo = sub.add_parser("demo", help="train a tiny model with PMPO through verl's main_ppo on CPU")
-    demo.add_argument("--steps", type=int, default=defaults.steps, help="PPO steps (default %(default)s)")
-    demo.add_argument("--loss", choices=LOSSES, default=defaults.loss, help="pmpo, or a fixed-p baseline")
-    demo.add_argument("--out", default=defaults.out, help="output directory (default ./%(default)s)")
-    demo.add_argument("--compare", action="store_true", help="run pmpo, grpo (p=1) and gmpo (p=0) with the same seed")
-    demo.add_argument("--seed", type=int, default=defaults.seed)
-    demo.add_argument("--model", default=None, help="an existing local HF model directory instead of the tiny model")
-    demo.add_argument(
-        "--warmstart-steps", type=int, default=defaults.warmstart_steps, help="supervised warm-start steps of the tiny model"
-    )
-    demo.add_argument(
-        "--warmstart-unboxed", type=float, default=defaults.warmstart_unboxed,
-        help="share of warm-start solutions ending in **answer** instead of \\boxed{answer} (reward 0; default %(default)s)",
-    )
-    demo.add_argument(
-        "--val-samples", type=int, default=defaults.val_samples,
-        help="validation samples per held-out question: 1 = greedy, n > 1 = mean@n at temperature 1 (default %(default)s)",
-    )
-    demo.add_argument(
-        "--threshold", type=float, default=defaults.threshold, help="validation accuracy for 'steps to threshold'"
-    )
-    demo.add_argument("--quiet", action="store_true", help="do not echo verl's output (it is in DIR/train.log)")
-    demo.add_argument("overrides", nargs="*", help="extra Hydra overrides for main_ppo (after --)")
-    demo.set_defaults(func=_cmd_demo)
+    _add_demo_parser(sub)
     from .evaluation.cli import add_parser as _add_eval_parser
 
     _add_eval_parser(sub)
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
 

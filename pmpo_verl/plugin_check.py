@@ -1,4 +1,4 @@
-"""Detect a PMPO plugin that failed to load.
+"""Detect a PMPO plugin that failed to load (the probe itself is :mod:`pmpo_verl.plugin_probe`).
 
 verl imports ``verl.plugins`` entry points at ``import verl`` and swallows their exceptions (a debug log
 line), so a broken install only surfaces later as ``Unsupported loss mode: pmpo``. This module checks,
@@ -14,45 +14,17 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
-_PROBE = r"""
-import json, os, traceback
-result = {"error": None}
-try:
-    import verl
-    from verl.plugin.platform import PlatformRegistry
-    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, POLICY_LOSS_REGISTRY
-    from verl.workers.rollout.base import _ROLLOUT_REGISTRY
-    from verl.workers.rollout.replica import RolloutReplicaRegistry
-    result["verl"] = verl.__version__
-    result["policy_loss"] = "pmpo" in POLICY_LOSS_REGISTRY
-    result["adv_estimator"] = "pmpo" in ADV_ESTIMATOR_REGISTRY
-    result["cpu_platform"] = PlatformRegistry.get("cpu") is not None
-    result["hf_rollout"] = ("hf", "async") in _ROLLOUT_REGISTRY and "hf" in RolloutReplicaRegistry._registry
-    cpu_wanted = os.environ.get("VERL_PLATFORM") == "cpu" or os.environ.get("PMPO_VERL_ROLLOUT") == "hf"
-    plugin_ok = result["policy_loss"] and result["adv_estimator"]
-    cpu_ok = not cpu_wanted or (result["cpu_platform"] and result["hf_rollout"])
-    if not (plugin_ok and cpu_ok):
-        try:  # the imports verl swallowed, repeated to see their error
-            import pmpo_verl.register
-            if cpu_wanted:
-                import pmpo_verl.cpu_backend.hf_rollout
-                import pmpo_verl.cpu_backend.register
-        except BaseException:
-            result["error"] = traceback.format_exc()
-except BaseException:
-    result["error"] = traceback.format_exc()
-print("PMPO_PROBE " + json.dumps(result))
-"""
+from .plugin_probe import MARKER
 
 
 @dataclass
 class PluginStatus:
-    verl_version: Optional[str]
+    verl_version: str | None
     policy_loss: bool
     adv_estimator: bool
-    error: Optional[str]
+    error: str | None
     cpu_platform: bool = False  # the CPU backend (pmpo_verl.cpu_backend), registered only when asked for
     hf_rollout: bool = False
 
@@ -65,18 +37,18 @@ class PluginStatus:
         return self.cpu_platform and self.hf_rollout
 
 
-def probe_plugin(env: Optional[Mapping[str, str]] = None, timeout: float = 300.0) -> PluginStatus:
+def probe_plugin(env: Mapping[str, str] | None = None, timeout: float = 300.0) -> PluginStatus:
     """Run ``import verl`` in a fresh interpreter (with ``env``) and report what it registered."""
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE],
+        [sys.executable, "-m", "pmpo_verl.plugin_probe"],
         env=dict(os.environ if env is None else env),
         capture_output=True,
         text=True,
         timeout=timeout,
     )
     for line in proc.stdout.splitlines():
-        if line.startswith("PMPO_PROBE "):
-            data = json.loads(line[len("PMPO_PROBE ") :])
+        if line.startswith(MARKER):
+            data = json.loads(line[len(MARKER) :])
             return PluginStatus(
                 data.get("verl"),
                 bool(data.get("policy_loss")),

@@ -12,10 +12,11 @@ import os
 import sys
 
 from . import advantage, loss  # noqa: F401
+from .cpu_backend import cpu_backend_wanted
 
 if any(a.lstrip("+") == "actor_rollout_ref.rollout.name=hf" for a in sys.argv[1:]):
     os.environ.setdefault("PMPO_VERL_ROLLOUT", "hf")
-if os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu" or os.environ.get("PMPO_VERL_ROLLOUT") == "hf":
+if cpu_backend_wanted():
     from .cpu_backend import register as cpu_backend  # noqa: F401
 
 __all__ = ["advantage", "loss"]

@@ -9,13 +9,7 @@ only when ``VERL_PLATFORM=cpu`` or the ``hf`` rollout is asked for).
 
 from __future__ import annotations
 
-import os
-
-from . import HF_ROLLOUT_NAME
-
-
-def cpu_platform_requested() -> bool:
-    return os.environ.get("VERL_PLATFORM", "").strip().lower() == "cpu"
+from . import HF_ROLLOUT_NAME, cpu_platform_requested
 
 
 def register_hf_rollout() -> None:

@@ -6,9 +6,10 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from . import report
+from .options import LOSSES, DemoOptions, TrainRun
 from .preflight import (
     DemoError,
     check_cpu_settings,
@@ -17,41 +18,16 @@ from .preflight import (
     check_plugin,
     check_verl_version,
 )
-from .runner import TrainSettings, build_command, build_env, run_training
+from .progress import Progress
+from .runner import build_command, build_env, run_training
 
-LOSSES = ("pmpo", "grpo", "gmpo")
-
-
-@dataclass
-class DemoOptions:
-    out: str = "pmpo_demo"
-    steps: int = 30
-    loss: str = "pmpo"
-    compare: bool = False
-    seed: int = 0
-    model: str | None = None  # an existing HF model directory instead of the tiny model
-    warmstart_steps: int = 1000
-    # share of warm-start solutions that end in **answer** instead of \boxed{answer}: the reward scores those 0,
-    # so there is something for RL to learn in a few CPU minutes (see the README)
-    warmstart_unboxed: float = 0.5
-    batch_size: int = 16
-    n: int = 4
-    mini_batch_size: int = 8  # 2 mini-batches x 2 epochs = 4 updates per step: from the second on, ratios are off-policy
-    ppo_epochs: int = 2
-    lr: float = 2e-4
-    clip_ratio: float = 0.2  # log-space, tighter than the recipes' 0.4 so that tokens get clipped at this scale
-    val_questions: int = 128
-    val_samples: int = 4  # validation: mean accuracy of 4 samples per held-out question at temperature 1
-    test_freq: int = 5
-    threshold: float = 0.75
-    quiet: bool = False
-    extra: list[str] = field(default_factory=list)
+LOG_TAIL_LINES = 30  # train.log lines shown when main_ppo fails
 
 
-def prepare_model(opts: DemoOptions, log=print) -> str:
+def prepare_model(opts: DemoOptions, log: Callable[[str], None] = print) -> str:
     """The tiny model with its warm start, built once per (seed, warm-start steps) and reused."""
     if opts.model:
-        return check_model_path(os.path.abspath(opts.model))
+        return opts.model  # checked by run_demo before anything started
     from .tiny_model import build_tiny_model
     from .warmstart import warm_start
 
@@ -75,45 +51,39 @@ def prepare_model(opts: DemoOptions, log=print) -> str:
     return model_dir
 
 
-def run_one(opts: DemoOptions, loss: str, model_dir: str, data: dict, out_dir: str, log=print) -> dict:
-    settings = TrainSettings(
-        model_path=model_dir,
-        train_file=data["train"],
-        val_file=data["val"],
-        out_dir=out_dir,
-        steps=opts.steps,
-        loss=loss,
-        seed=opts.seed,
-        batch_size=opts.batch_size,
-        mini_batch_size=opts.mini_batch_size,
-        n=opts.n,
-        lr=opts.lr,
-        ppo_epochs=opts.ppo_epochs,
-        clip_ratio=opts.clip_ratio,
-        val_samples=opts.val_samples,
-        test_freq=opts.test_freq,
-        save_freq=opts.steps,
-        extra=list(opts.extra),
-    )
-    log(f"[{loss}] python -m verl.trainer.main_ppo ... ({opts.steps} steps; full command in {out_dir}/command.txt, log in {out_dir}/train.log)")
-    result = run_training(settings, quiet=opts.quiet)
+def _tail(path: str, n: int) -> str:
+    with open(path, errors="replace") as f:
+        return "".join(f.readlines()[-n:])
+
+
+def run_one(opts: DemoOptions, run: TrainRun, log: Callable[[str], None] = print) -> dict:
+    loss, out_dir = run.loss, run.out_dir
+    log(f"[{loss}] python -m verl.trainer.main_ppo ... ({opts.steps} steps; command in "
+        f"{out_dir}/command.txt, verl's output in {out_dir}/train.log)")
+    progress = Progress(run, opts.steps, log=log, quiet=opts.quiet)
+    echo = (lambda line: print(line, end="", flush=True)) if opts.verbose else progress
+    result = run_training(opts, run, on_line=echo)
+    if not (opts.verbose or opts.quiet):
+        progress.flush()  # the steps whose console line came after the last one read
     if result.returncode != 0:
-        raise DemoError(f"verl's main_ppo failed (exit {result.returncode}) for --loss {loss}; see {result.log_path}")
-    records = report.add_derived(report.read_verl_log(settings.verl_log))
+        raise DemoError(f"verl's main_ppo failed (exit {result.returncode}) for --loss {loss}; the end of "
+                        f"{result.log_path}:\n{_tail(result.log_path, LOG_TAIL_LINES)}")
+    records = report.add_derived(report.read_verl_log(run.verl_log))
     if not any(report.PMPO_MARKER in r for r in records):
         raise DemoError(f"no actor/pmpo/* metrics came back from verl for --loss {loss}; see {result.log_path}")
     metrics_path = report.write_metrics_jsonl(records, os.path.join(out_dir, "metrics.jsonl"))
     reward_png = report.plot_reward({loss: records}, os.path.join(out_dir, "reward.png"))
     p_png = report.plot_p(records, os.path.join(out_dir, "p.png"), title=f"{loss}: p per trajectory")
     summary = report.summarize(records, opts.threshold, wall_s=result.wall_s)
-    ckpt = os.path.join(settings.ckpt_dir, f"global_step_{summary['steps']}")
+    ckpt = os.path.join(run.ckpt_dir, f"global_step_{summary['steps']}")
     log(f"[{loss}] metrics: {metrics_path}\n[{loss}] plots: {reward_png}, {p_png}\n[{loss}] checkpoint: {ckpt}")
     if report.p_line(summary):
         log(f"[{loss}] {report.p_line(summary)}")
     return {"summary": summary, "records": records, "out_dir": out_dir}
 
 
-def run_demo(opts: DemoOptions, log=print) -> dict:
+def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict:
+    """Check everything that can fail early, build (or reuse) the model and data, then train and report."""
     if opts.loss not in LOSSES:
         raise DemoError(f"--loss must be one of {', '.join(LOSSES)}")
     if opts.steps < 1:
@@ -122,16 +92,18 @@ def run_demo(opts: DemoOptions, log=print) -> dict:
         raise DemoError("--warmstart-unboxed must lie in [0, 1]")
     if opts.val_samples < 1:
         raise DemoError("--val-samples must be at least 1 (1 = greedy)")
+    if opts.quiet and opts.verbose:
+        raise DemoError("--quiet and --verbose exclude each other")
     check_verl_version()
     check_cpu_settings(opts.extra)
     # the rules of `pmpo-verl check --command` on the command run_one will start (the user's overrides included)
-    check_main_ppo_command(build_command(TrainSettings("", "", "", opts.out, loss=opts.loss, extra=list(opts.extra))), log=log)
+    check_main_ppo_command(build_command(opts, TrainRun("", "", "", opts.out, loss=opts.loss)), log=log)
     if opts.model:
-        check_model_path(os.path.abspath(opts.model))
+        opts.model = check_model_path(os.path.abspath(opts.model))
     opts.out = os.path.abspath(opts.out)
     os.makedirs(opts.out, exist_ok=True)
     log("checking that `import verl` registers the plugin and the CPU backend ...")
-    check_plugin(build_env(TrainSettings("", "", "", opts.out)))
+    check_plugin(build_env(TrainRun("", "", "", opts.out)))
     t0 = time.time()
     model_dir = prepare_model(opts, log=log)
     from .task import write_parquet
@@ -142,7 +114,7 @@ def run_demo(opts: DemoOptions, log=print) -> dict:
     results = {}
     for loss in losses:
         out_dir = os.path.join(opts.out, loss) if opts.compare else opts.out
-        results[loss] = run_one(opts, loss, model_dir, data, out_dir, log=log)
+        results[loss] = run_one(opts, TrainRun(model_dir, data["train"], data["val"], out_dir, loss), log=log)
     summaries = {k: v["summary"] for k, v in results.items()}
     table = report.compare_table(summaries, opts.threshold)
     if opts.compare:

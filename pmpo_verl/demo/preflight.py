@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .. import VERL_VERSION
+from ..cpu_backend import requested_platform
 
 
 class DemoError(RuntimeError):
@@ -50,7 +51,7 @@ def check_cpu_settings(overrides: Iterable[str], cuda_available: bool | None = N
         value = value.strip().strip("'\"").lower()
         if key in GPU_ONLY_SETTINGS and value in GPU_ONLY_SETTINGS[key] or key in ("trainer.n_gpus_per_node", "trainer.nnodes") and value.isdigit() and int(value) > 1:
             problems.append(f"{key}={value}")
-    if os.environ.get("VERL_PLATFORM", "").strip().lower() not in ("", "cpu"):
+    if requested_platform() not in ("", "cpu"):
         problems.append(f"VERL_PLATFORM={os.environ['VERL_PLATFORM']}")
     if problems:
         raise DemoError(

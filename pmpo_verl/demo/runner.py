@@ -6,48 +6,19 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from ..cli import CLIP_RATIO, overrides_for
-
-
-@dataclass
-class TrainSettings:
-    model_path: str
-    train_file: str
-    val_file: str
-    out_dir: str
-    steps: int = 20
-    loss: str = "pmpo"
-    seed: int = 0
-    batch_size: int = 8
-    n: int = 4
-    mini_batch_size: int = 8
-    lr: float = 2e-4
-    ppo_epochs: int = 1
-    clip_ratio: float = CLIP_RATIO  # log-space clip for both sides
-    val_samples: int = 1  # samples per validation question: 1 = greedy, > 1 = mean@samples at temperature 1
-    max_prompt_length: int = 96
-    max_response_length: int = 32
-    test_freq: int = 5
-    save_freq: int = -1
-    resume: bool = False
-    val_before_train: bool = True
-    extra: list[str] = field(default_factory=list)
-
-    @property
-    def ckpt_dir(self) -> str:
-        return os.path.join(self.out_dir, "checkpoints")
-
-    @property
-    def verl_log(self) -> str:
-        return os.path.join(self.out_dir, "verl_metrics.jsonl")
-
+from ..recipe import overrides_for
+from .options import DemoOptions, TrainRun
 
 CPU_OVERRIDES = [
     "trainer.device=cpu",
     "trainer.n_gpus_per_node=1",
     "trainer.nnodes=1",
+    # a Ray of its own: ray.init() without an address attaches to a cluster named by RAY_ADDRESS or
+    # recorded in Ray's temp dir (`ray start`, or a stale record of one), and then refuses num_cpus/num_gpus
+    "+ray_kwargs.ray_init.address=local",
     "+ray_kwargs.ray_init.num_cpus=16",
     "+ray_kwargs.ray_init.num_gpus=1",
     "+ray_kwargs.ray_init.include_dashboard=False",
@@ -80,63 +51,72 @@ def _val_overrides(samples: int) -> list[str]:
     ]
 
 
-def build_command(s: TrainSettings) -> list[str]:
+def build_command(o: DemoOptions, run: TrainRun) -> list[str]:
     """``python -m verl.trainer.main_ppo`` with the PMPO plugin, the CPU backend and the demo sizes."""
-    method = {"pmpo": "pmpo", "grpo": "grpo", "gmpo": "gmpo"}[s.loss]
+    micro = o.mini_batch_size * o.n
     args = [
         sys.executable,
         "-m",
         "verl.trainer.main_ppo",
-        *overrides_for(method, clip_ratio=s.clip_ratio),
+        *overrides_for(run.loss, clip_ratio=o.clip_ratio),
         *CPU_OVERRIDES,
         "reward.custom_reward_function.path=pkg://reward",
         "reward.custom_reward_function.name=compute_score",
-        f"data.train_files=['{s.train_file}']",
-        f"data.val_files=['{s.val_file}']",
-        f"data.train_batch_size={s.batch_size}",
-        f"data.max_prompt_length={s.max_prompt_length}",
-        f"data.max_response_length={s.max_response_length}",
+        f"data.train_files=['{run.train_file}']",
+        f"data.val_files=['{run.val_file}']",
+        f"data.train_batch_size={o.batch_size}",
+        f"data.max_prompt_length={o.max_prompt_length}",
+        f"data.max_response_length={o.max_response_length}",
         "data.filter_overlong_prompts=False",
-        f"data.seed={s.seed}",
-        f"actor_rollout_ref.model.path={s.model_path}",
-        f"actor_rollout_ref.rollout.n={s.n}",
+        f"data.seed={o.seed}",
+        f"actor_rollout_ref.model.path={run.model_path}",
+        f"actor_rollout_ref.rollout.n={o.n}",
         "actor_rollout_ref.rollout.temperature=1.0",
         "actor_rollout_ref.rollout.top_p=1.0",
-        *_val_overrides(s.val_samples),
-        "actor_rollout_ref.rollout.prompt_length=" + str(s.max_prompt_length),
-        "actor_rollout_ref.rollout.response_length=" + str(s.max_response_length),
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={s.mini_batch_size}",
-        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={s.mini_batch_size * s.n}",
-        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={s.mini_batch_size * s.n}",
-        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={s.mini_batch_size * s.n}",
-        f"actor_rollout_ref.actor.ppo_epochs={s.ppo_epochs}",
-        f"actor_rollout_ref.actor.optim.lr={s.lr}",
+        *_val_overrides(o.val_samples),
+        f"actor_rollout_ref.rollout.prompt_length={o.max_prompt_length}",
+        f"actor_rollout_ref.rollout.response_length={o.max_response_length}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={o.mini_batch_size}",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={micro}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={micro}",
+        f"actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu={micro}",
+        f"actor_rollout_ref.actor.ppo_epochs={o.ppo_epochs}",
+        f"actor_rollout_ref.actor.optim.lr={o.lr}",
         "actor_rollout_ref.actor.use_kl_loss=False",
         "actor_rollout_ref.actor.entropy_coeff=0",
         "algorithm.use_kl_in_reward=False",
-        f"trainer.total_training_steps={s.steps}",
+        f"trainer.total_training_steps={o.steps}",
         "trainer.total_epochs=1000",
-        f"trainer.test_freq={s.test_freq}",
-        f"trainer.save_freq={s.save_freq}",
-        f"trainer.val_before_train={s.val_before_train}",
-        f"trainer.default_local_dir={s.ckpt_dir}",
-        f"trainer.resume_mode={'auto' if s.resume else 'disable'}",
+        f"trainer.test_freq={o.test_freq}",
+        f"trainer.save_freq={o.steps if o.save_freq is None else o.save_freq}",
+        f"trainer.val_before_train={o.val_before_train}",
+        f"trainer.default_local_dir={run.ckpt_dir}",
+        f"trainer.resume_mode={'auto' if o.resume else 'disable'}",
         "trainer.project_name=pmpo_verl_demo",
-        f"trainer.experiment_name={s.loss}",
-        "trainer.logger=['console','file']",
+        f"trainer.experiment_name={run.loss}",
+        # the file first: when the console line of a step arrives, its metrics are on disk (progress lines)
+        "trainer.logger=['file','console']",
         "trainer.log_val_generations=0",
-        *s.extra,
+        *o.extra,
     ]
     return args
 
 
-def build_env(s: TrainSettings, base: dict | None = None) -> dict[str, str]:
+def tq_num_threads() -> int:
+    """transfer_queue's torch threads (env ``TQ_NUM_THREADS``, default 8): at most the physical cores, above
+    which it logs a warning on every put and get (17,000 lines in a 30-step demo on 2 cores) and clamps."""
+    import psutil
+
+    return max(1, min(8, psutil.cpu_count(logical=False) or os.cpu_count() or 1))
+
+
+def build_env(run: TrainRun, base: dict | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.update(
         VERL_PLATFORM="cpu",
         VERL_ENGINE_DEVICE="cuda",
         PMPO_VERL_ROLLOUT="hf",
-        VERL_FILE_LOGGER_PATH=s.verl_log,
+        VERL_FILE_LOGGER_PATH=run.verl_log,
         WANDB_MODE="disabled",
         TORCH_COMPILE_DISABLE="1",
         TOKENIZERS_PARALLELISM="false",
@@ -145,7 +125,9 @@ def build_env(s: TrainSettings, base: dict | None = None) -> dict[str, str]:
         RAY_USAGE_STATS_ENABLED="0",
         PYTHONUNBUFFERED="1",
     )
+    env.setdefault("TQ_NUM_THREADS", str(tq_num_threads()))
     env.pop("CUDA_VISIBLE_DEVICES", None)
+    env.pop("RAY_ADDRESS", None)  # the demo's Ray is its own (ray_init.address=local): no child attaches
     return env
 
 
@@ -194,20 +176,26 @@ def _end_session(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
             pass
 
 
-def run_training(s: TrainSettings, log=print, quiet: bool = False, timeout_s: float | None = None) -> RunResult:
-    """Run ``main_ppo``; its output goes to ``out_dir/train.log`` (and to the console unless quiet)."""
-    os.makedirs(s.out_dir, exist_ok=True)
-    if os.path.exists(s.verl_log) and not s.resume:
-        os.remove(s.verl_log)
-    log_path = os.path.join(s.out_dir, "train.log")
-    cmd = build_command(s)
-    with open(os.path.join(s.out_dir, "command.txt"), "w") as f:
+def run_training(
+    o: DemoOptions,
+    run: TrainRun,
+    on_line: Callable[[str], None] | None = None,
+    timeout_s: float | None = None,
+) -> RunResult:
+    """Run ``main_ppo``; its whole output goes to ``out_dir/train.log``, each line to ``on_line`` if given."""
+    os.makedirs(run.out_dir, exist_ok=True)
+    if os.path.exists(run.verl_log) and not o.resume:
+        os.remove(run.verl_log)
+    log_path = os.path.join(run.out_dir, "train.log")
+    cmd = build_command(o, run)
+    with open(os.path.join(run.out_dir, "command.txt"), "w") as f:
         f.write(" \\\n  ".join(cmd) + "\n")
     t0 = time.time()
-    with open(log_path, "ab" if s.resume else "wb") as logf:
+    with open(log_path, "ab" if o.resume else "wb") as logf:
         # own session: whatever main_ppo leaves behind (Ray processes) is ended with it
         proc = subprocess.Popen(
-            cmd, env=build_env(s), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=s.out_dir, start_new_session=True
+            cmd, env=build_env(run), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=run.out_dir,
+            start_new_session=True,
         )
         assert proc.stdout is not None
         import signal
@@ -219,9 +207,8 @@ def run_training(s: TrainSettings, log=print, quiet: bool = False, timeout_s: fl
         try:
             for line in proc.stdout:
                 logf.write(line)
-                if not quiet:
-                    sys.stdout.write(line.decode(errors="replace"))
-                    sys.stdout.flush()
+                if on_line is not None:
+                    on_line(line.decode(errors="replace"))
             rc = proc.wait(timeout=timeout_s)
         finally:
             _end_session(proc)

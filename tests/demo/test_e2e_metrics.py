@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pmpo_verl.demo import report
-from pmpo_verl.demo.runner import TrainSettings, run_training
+from pmpo_verl.demo.options import DemoOptions, TrainRun
+from pmpo_verl.demo.runner import run_training
 from pmpo_verl.demo.task import write_parquet
 from pmpo_verl.metric_reading import derived
 from pmpo_verl.metrics import METRIC_KEYS
@@ -22,9 +23,12 @@ P = "actor/pmpo/"
 @pytest.mark.slow
 def test_two_ranks_dynamic_batching_metrics_are_consistent(tmp_path, warm_model):
     data = write_parquet(str(tmp_path / "data"), n_train=64, n_val=16, seed=0)
-    settings = TrainSettings(
-        model_path=warm_model, train_file=data["train"], val_file=data["val"], out_dir=str(tmp_path / "run"),
-        steps=2, test_freq=-1, save_freq=-1, val_before_train=False, mini_batch_size=4, clip_ratio=0.2,
+    run = TrainRun(model_path=warm_model, train_file=data["train"], val_file=data["val"],
+                   out_dir=str(tmp_path / "run"))
+    opts = DemoOptions(
+        steps=2, test_freq=-1, save_freq=-1, val_before_train=False, batch_size=8, mini_batch_size=4,
+        ppo_epochs=1,
+        clip_ratio=0.2, val_samples=1,
         extra=[
             "trainer.n_gpus_per_node=2",  # 2 trainer ranks (gloo), 16 rows per mini-batch: 8 per rank
             "++ray_kwargs.ray_init.num_gpus=2",
@@ -33,10 +37,10 @@ def test_two_ranks_dynamic_batching_metrics_are_consistent(tmp_path, warm_model)
             "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=320",
         ],
     )
-    res = run_training(settings, quiet=True, timeout_s=420)
+    res = run_training(opts, run, timeout_s=420)
     log = Path(res.log_path).read_text(errors="replace")
     assert res.returncode == 0, log[-4000:]
-    train = [r for r in report.read_verl_log(settings.verl_log) if report.PMPO_MARKER in r]
+    train = [r for r in report.read_verl_log(run.verl_log) if report.PMPO_MARKER in r]
     assert [r["step"] for r in train] == [1, 2]
     for r in train:
         assert all(math.isfinite(float(r[k])) for k in METRIC_KEYS), {k: r.get(k) for k in METRIC_KEYS}

@@ -14,7 +14,8 @@ from pmpo_verl.demo.preflight import (
     check_plugin,
     check_verl_version,
 )
-from pmpo_verl.demo.runner import TrainSettings, build_command
+from pmpo_verl.demo.options import DemoOptions, TrainRun
+from pmpo_verl.demo.runner import build_command
 
 
 def _cli(*args):
@@ -73,7 +74,8 @@ def test_bad_validation_sample_count_is_refused(tmp_path):
 
 
 def _demo_command(loss="pmpo", extra=()):
-    return build_command(TrainSettings("/m", "/d/train.parquet", "/d/val.parquet", "/out", loss=loss, extra=list(extra)))
+    run = TrainRun("/m", "/d/train.parquet", "/d/val.parquet", "/out", loss=loss)
+    return build_command(DemoOptions(loss=loss, extra=list(extra)), run)
 
 
 @pytest.mark.parametrize("loss", ["pmpo", "grpo", "gmpo"])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pmpo_verl.cli import main, overrides_for
+from pmpo_verl.cli import main
+from pmpo_verl.recipe import overrides_for
 from pmpo_verl.command_check import (
     BYPASS_MESSAGE,
     PMPO_TARGET,

@@ -1,7 +1,7 @@
 """Every recipe's dry-run command composes against verl 0.9.1's Hydra config and builds the actor config
 dataclass (so a typo or a legacy key fails here, not after an hour of queueing); the recipes follow the
-protocol of pmpo-algorithm.md §14, fail fast on missing inputs, and every shell script is `bash -n` and
-shellcheck clean."""
+protocol of docs/algorithm.md#14-training-protocol, fail fast on missing inputs, and every shell script
+is `bash -n` and shellcheck clean."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from verl.utils.config import omega_conf_to_dataclass
 
-from pmpo_verl.cli import overrides_for
+from pmpo_verl.recipe import METHODS, overrides_for
 from pmpo_verl.config import PMPOPolicyLossConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,13 +125,13 @@ def test_dry_run_composes_with_the_protocol(recipe):
     assert not [o for o in overrides if o.startswith(LEGACY_PREFIXES)]
     assert cfg.custom_reward_function.path is None
 
-    # method: the plugin overrides of `pmpo-verl overrides --method ...`
+    # method: the overrides of pmpo_verl/recipe.py (`pmpo-verl overrides --method ...`)
+    assert set(overrides_for(method)) <= set(overrides)
     if method == "vanilla":
         assert actor.policy_loss.loss_mode == "vanilla"
         assert (actor.clip_ratio_low, actor.clip_ratio_high) == (0.2, 0.2)
         assert actor.loss_agg_mode == "seq-mean-token-mean"
     else:
-        assert set(overrides_for(method)) <= set(overrides)
         assert isinstance(actor.policy_loss, PMPOPolicyLossConfig)
         assert actor.policy_loss.loss_mode == "pmpo"
         assert (actor.clip_ratio_low, actor.clip_ratio_high) == (0.4, 0.4)
@@ -275,6 +275,45 @@ def test_environment_and_extra_overrides_reach_the_command(tmp_path):
     assert env_vars.VERL_USE_EXTERNAL_MODULES == "pmpo_verl.register"
 
 
+def _common_sh_overrides(method: str, bin_dir: Path | None = None) -> subprocess.CompletedProcess:
+    """common.sh's method overrides, with python3 from ``bin_dir`` if given, else the PATH's."""
+    script = f'source {shlex.quote(str(EXAMPLES / "common.sh"))}; pmpo_method_overrides "$1"; ' \
+             'printf "%s\\n" "${PMPO_METHOD_ARGS[@]}"'
+    path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(["bash", "-c", script, "bash", method], env=clean_env(PATH=path), check=False,
+                          capture_output=True, text=True, timeout=60, cwd="/")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_common_sh_takes_the_method_overrides_from_recipe_py(method):
+    proc = _common_sh_overrides(method)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == overrides_for(method)
+
+
+def test_common_sh_needs_no_installed_plugin(tmp_path):
+    # python3 without site-packages (-S): the checkout's recipe.py and CLI parser use the standard library only
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(f'#!/usr/bin/env bash\nexec {shlex.quote(sys.executable)} -S "$@"\n')
+    (bin_dir / "python3").chmod(0o755)
+    proc = _common_sh_overrides("gmpo", bin_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == overrides_for("gmpo")
+
+
+def test_common_sh_fails_clearly_without_a_working_python3(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text("#!/usr/bin/env bash\necho 'SyntaxError: invalid syntax' >&2\nexit 1\n")
+    (bin_dir / "python3").chmod(0o755)
+    proc = _common_sh_overrides("pmpo", bin_dir)
+    assert proc.returncode != 0 and proc.stdout == ""
+    # the interpreter's own message, then ours
+    assert proc.stderr.startswith("SyntaxError: invalid syntax\nerror:")
+    assert "pmpo_verl.cli overrides --method pmpo" in proc.stderr
+
+
 def test_a_typo_fails_the_composition():
     argv = dry_run_argv(RECIPES[0], "actor_rollout_ref.actor.ppo_mini_batchsize=16")
     with pytest.raises(Exception, match="ppo_mini_batchsize"):
@@ -317,6 +356,8 @@ def _path_without_nvidia_smi(tmp_path: Path) -> str:
         found = shutil.which(tool)
         if found and not (bin_dir / tool).exists():
             (bin_dir / tool).symlink_to(found)
+    if not (bin_dir / "python3").exists():  # common.sh reads the method's overrides with python3
+        (bin_dir / "python3").symlink_to(sys.executable)
     return str(bin_dir)
 
 
