@@ -6,7 +6,7 @@ VENV ?= .venv
 #   make test TORCH_INDEX="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_INDEX ?=
 
-.PHONY: install test test-fast demo clean
+.PHONY: install lint test test-fast demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-test: install
+# ruff's rules are in pyproject.toml ([tool.ruff]); `make test` lints before it tests
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(VENV)/bin/python -m pytest -q
 
 demo: install

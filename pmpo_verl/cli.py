@@ -29,8 +29,10 @@ def _cmd_check_command(args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.command_line == "-" else args.command_line
     cmd = parse_command(text or "").extended(parse_command(list(args.overrides)))
     if not cmd.overrides and not cmd.hidden:
-        print("error: no Hydra overrides found in the command (give `--command \"python3 -m verl.trainer.main_ppo ...\"` "
-              "or the overrides after `--`)")
+        print(
+            'error: no Hydra overrides found in the command (give `--command "python3 -m verl.trainer.main_ppo ..."` '
+            "or the overrides after `--`)"
+        )
         return 2
     report = check_command(cmd)
     for line in format_report(report, len(cmd.overrides)):
@@ -137,12 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="check that 'import verl' registers the PMPO plugin (surfaces hidden errors)"
     )
     check.add_argument(
-        "--gpu", action="store_true",
-        help="GPU-node preflight: CUDA devices, NCCL, the versions verl pins, flash-attn imports, the plugin (exit 1 on FAIL)",
+        "--gpu",
+        action="store_true",
+        help="GPU-node preflight: CUDA devices, NCCL, the versions verl pins, flash-attn imports, the plugin "
+        "(exit 1 on FAIL)",
     )
     check.add_argument(
-        "--engine", choices=("fsdp", "megatron"), default="fsdp",
-        help="with --gpu: the training engine to check for (megatron also needs TransformerEngine, Megatron-Core/Bridge)",
+        "--engine",
+        choices=("fsdp", "megatron"),
+        default="fsdp",
+        help="with --gpu: the training engine to check for "
+        "(megatron also needs TransformerEngine, Megatron-Core/Bridge)",
     )
     check.add_argument(
         "--command", dest="command_line", metavar="COMMAND",

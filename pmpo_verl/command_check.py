@@ -23,7 +23,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 POLICY_LOSS = "actor_rollout_ref.actor.policy_loss"
 PMPO_TARGET = "pmpo_verl.config.PMPOPolicyLossConfig"
@@ -66,15 +66,15 @@ class Command:
     """The Hydra side of a ``main_ppo`` command line."""
 
     overrides: list[str] = field(default_factory=list)
-    config_name: Optional[str] = None  # --config-name (None: main_ppo's ppo_trainer)
-    config_path: Optional[str] = None  # --config-path as given (absolute, or relative to verl/trainer/)
+    config_name: str | None = None  # --config-name (None: main_ppo's ppo_trainer)
+    config_path: str | None = None  # --config-path as given (absolute, or relative to verl/trainer/)
     hidden: list[str] = field(default_factory=list)  # words the shell would expand into arguments ("$@", "${ARGS[@]}")
 
     @property
     def name(self) -> str:
         return self.config_name or DEFAULT_CONFIG_NAME
 
-    def extended(self, more: "Command") -> "Command":
+    def extended(self, more: Command) -> Command:
         """This command with ``more``'s overrides appended (they win) and its options, where given."""
         return Command(self.overrides + more.overrides, more.config_name or self.config_name,
                        more.config_path or self.config_path, self.hidden + more.hidden)
@@ -124,7 +124,7 @@ def _is_trainer(word: str) -> bool:
     return re.search(r"(^|[./])main_ppo(\.py)?$", word) is not None
 
 
-def parse_command(command: Union[str, Sequence[str]]) -> Command:
+def parse_command(command: str | Sequence[str]) -> Command:
     """The Hydra overrides and options of a ``main_ppo`` command.
 
     ``command`` is a shell command line (a string: quotes, ``\\``-continued lines, ``VAR=value`` prefixes,
@@ -169,7 +169,7 @@ def parse_command(command: Union[str, Sequence[str]]) -> Command:
 
 # ------------------------------------------------------------------------------------------ composition
 
-def verl_config_dir() -> Optional[str]:
+def verl_config_dir() -> str | None:
     """verl's ``trainer/config`` directory, found without importing verl."""
     spec = importlib.util.find_spec("verl")
     if spec is None or not spec.submodule_search_locations:
@@ -266,9 +266,13 @@ def _rules(values: dict[str, Any], knobs: list[str]) -> list[Finding]:
     out = []
     if loss_mode is not None and target is not None:
         if pmpo_target and loss_mode != "pmpo":
-            out.append(Finding("error", loss_mode_error(loss_mode) + " (the actor workers refuse this config at start-up)"))
+            out.append(
+                Finding("error", loss_mode_error(loss_mode) + " (the actor workers refuse this config at start-up)")
+            )
         elif knobs and target in STOCK_TARGETS:
-            need = [f"{POLICY_LOSS}._target_={PMPO_TARGET}"] + ([f"{POLICY_LOSS}.loss_mode=pmpo"] if loss_mode != "pmpo" else [])
+            need = [f"{POLICY_LOSS}._target_={PMPO_TARGET}"] + (
+                [f"{POLICY_LOSS}.loss_mode=pmpo"] if loss_mode != "pmpo" else []
+            )
             out.append(Finding(
                 "error",
                 f"PMPO knobs ({', '.join(knobs)}) with verl's stock PolicyLossConfig: it has no such fields, so the "
@@ -285,7 +289,7 @@ def _rules(values: dict[str, Any], knobs: list[str]) -> list[Finding]:
     return out
 
 
-def check_command(command: Union[str, Sequence[str], Command]) -> Report:
+def check_command(command: str | Sequence[str] | Command) -> Report:
     """Compose ``command`` with verl's Hydra config and apply the rules (module docstring) to it."""
     cmd = command if isinstance(command, Command) else parse_command(command)
     findings = [

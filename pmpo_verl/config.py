@@ -12,7 +12,6 @@ at start-up in the worker that builds the actor config, not in the middle of tra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from verl.workers.config.actor import PolicyLossConfig
 
@@ -51,7 +50,7 @@ class PMPOPolicyLossConfig(PolicyLossConfig):
     clip_saturation: float = _DEFAULTS.clip_saturation
     target_gamma: float = _DEFAULTS.target_gamma
     solver: str = _DEFAULTS.solver
-    solver_iters: Optional[int] = _DEFAULTS.solver_iters
+    solver_iters: int | None = _DEFAULTS.solver_iters
     p_small: float = _DEFAULTS.p_small
     degenerate_p: float = _DEFAULTS.degenerate_p
 

@@ -13,8 +13,8 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from .plugin_probe import MARKER
 

@@ -122,7 +122,9 @@ class HFGenerator:
         return loaded
 
     @torch.no_grad()
-    def generate(self, prompts: list[list[int]], key: SamplingKey, generator_seed: int | None = None) -> list[GenerationResult]:
+    def generate(
+        self, prompts: list[list[int]], key: SamplingKey, generator_seed: int | None = None
+    ) -> list[GenerationResult]:
         """Sample one continuation per prompt (left-padded batch)."""
         if not prompts:
             return []
@@ -207,7 +209,13 @@ class HFRolloutServer:
         return self._lock
 
     # ---- generation -------------------------------------------------------------------------
-    async def generate(self, request_id: str = "", prompt_ids: list[int] | None = None, sampling_params: dict | None = None, **kwargs: Any):
+    async def generate(
+        self,
+        request_id: str = "",
+        prompt_ids: list[int] | None = None,
+        sampling_params: dict | None = None,
+        **kwargs: Any,
+    ):
         from verl.workers.rollout.replica import TokenOutput
 
         if kwargs.get("image_data") is not None or kwargs.get("video_data") is not None:
@@ -267,7 +275,11 @@ class HFRolloutServer:
         return n
 
     async def get_stats(self) -> dict[str, int]:
-        return {"num_batches": self.num_batches, "num_requests": self.num_requests, "weight_version": self.weight_version}
+        return {
+            "num_batches": self.num_batches,
+            "num_requests": self.num_requests,
+            "weight_version": self.weight_version,
+        }
 
     # ---- lifecycle calls verl makes on every server (no-ops: nothing to release on CPU) -------
     async def wake_up(self, *args: Any, **kwargs: Any) -> None:
@@ -334,7 +346,9 @@ class HFReplica(_replica_base()):  # type: ignore[misc]
         options: dict[str, Any] = dict(name=name, num_cpus=0, max_concurrency=self.max_concurrency)
         if self.workers:
             node_id = await self.workers[0].__ray_call__.remote(lambda w: ray.get_runtime_context().get_node_id())
-            options["scheduling_strategy"] = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(node_id=node_id, soft=True)
+            options["scheduling_strategy"] = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
+                node_id=node_id, soft=True
+            )
         server = self.server_class.options(**options).remote(
             config=self.config, model_config=self.model_config, replica_rank=self.replica_rank
         )
@@ -353,10 +367,16 @@ def _base_rollout():
 class HFServerAdapter(_base_rollout()):  # type: ignore[misc]
     """Lives in the trainer worker: receives the trainer's weights and forwards them to the server."""
 
-    def __init__(self, config: Any, model_config: Any, device_mesh: Any, replica_rank: int = -1, *args: Any, **kwargs: Any):
+    def __init__(
+        self, config: Any, model_config: Any, device_mesh: Any, replica_rank: int = -1, *args: Any, **kwargs: Any
+    ):
         super().__init__(config, model_config, device_mesh)
         rank = int(os.environ.get("RANK", "0"))
-        world = self.config.tensor_model_parallel_size * self.config.data_parallel_size * self.config.pipeline_model_parallel_size
+        world = (
+            self.config.tensor_model_parallel_size
+            * self.config.data_parallel_size
+            * self.config.pipeline_model_parallel_size
+        )
         self.replica_rank = rank // world if replica_rank == -1 else replica_rank
         self.rollout_rank = rank % world
         self.is_leader_rank = self.rollout_rank == 0
@@ -376,7 +396,9 @@ class HFServerAdapter(_base_rollout()):  # type: ignore[misc]
     async def release(self) -> None:
         return None
 
-    async def update_weights(self, weights, wire_format: str = "named_tensors", global_steps: int | None = None, **kwargs: Any) -> None:
+    async def update_weights(
+        self, weights, wire_format: str = "named_tensors", global_steps: int | None = None, **kwargs: Any
+    ) -> None:
         if wire_format != "named_tensors":
             raise NotImplementedError(f"hf rollout: wire_format {wire_format!r} is not supported")
         if kwargs.get("peft_config") is not None:

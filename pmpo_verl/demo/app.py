@@ -45,7 +45,9 @@ def prepare_model(opts: DemoOptions, log: Callable[[str], None] = print) -> str:
     build_tiny_model(model_dir, seed=opts.seed)
     stats = {}
     if opts.warmstart_steps > 0:
-        stats = warm_start(model_dir, steps=opts.warmstart_steps, seed=opts.seed, unboxed_frac=opts.warmstart_unboxed, log=log)
+        stats = warm_start(
+            model_dir, steps=opts.warmstart_steps, seed=opts.seed, unboxed_frac=opts.warmstart_unboxed, log=log
+        )
     with open(stamp, "w") as f:
         json.dump({**want, **stats}, f)
     return model_dir

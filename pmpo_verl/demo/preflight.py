@@ -20,7 +20,9 @@ def check_verl_version(found: str | None = None) -> str:
         try:
             found = md.version("verl")
         except md.PackageNotFoundError:
-            raise DemoError(f"verl is not installed; pmpo-verl needs verl=={VERL_VERSION} (pip install -e '.[cpu]').") from None
+            raise DemoError(
+                f"verl is not installed; pmpo-verl needs verl=={VERL_VERSION} (pip install -e '.[cpu]')."
+            ) from None
     if found != VERL_VERSION:
         raise DemoError(
             f"pmpo-verl is built for verl=={VERL_VERSION}, but verl {found} is installed. The CPU backend and the "
@@ -49,7 +51,13 @@ def check_cpu_settings(overrides: Iterable[str], cuda_available: bool | None = N
     for ov in overrides:
         key, _, value = ov.lstrip("+~").partition("=")
         value = value.strip().strip("'\"").lower()
-        if key in GPU_ONLY_SETTINGS and value in GPU_ONLY_SETTINGS[key] or key in ("trainer.n_gpus_per_node", "trainer.nnodes") and value.isdigit() and int(value) > 1:
+        if (
+            key in GPU_ONLY_SETTINGS
+            and value in GPU_ONLY_SETTINGS[key]
+            or key in ("trainer.n_gpus_per_node", "trainer.nnodes")
+            and value.isdigit()
+            and int(value) > 1
+        ):
             problems.append(f"{key}={value}")
     if requested_platform() not in ("", "cpu"):
         problems.append(f"VERL_PLATFORM={os.environ['VERL_PLATFORM']}")
@@ -79,7 +87,10 @@ def check_main_ppo_command(command: Sequence[str], log: Callable[[str], None] = 
 
 def check_model_path(path: str) -> str:
     if not os.path.isdir(path):
-        raise DemoError(f"model path {path!r} does not exist (give a local Hugging Face model directory, or omit --model to build the tiny model).")
+        raise DemoError(
+            f"model path {path!r} does not exist (give a local Hugging Face model directory, "
+            "or omit --model to build the tiny model)."
+        )
     if not os.path.exists(os.path.join(path, "config.json")):
         raise DemoError(f"model path {path!r} has no config.json: it is not a Hugging Face model directory.")
     return path
@@ -96,7 +107,8 @@ def check_plugin(env: Mapping[str, str]) -> None:
         raise DemoError(
             "`import verl` did not register the PMPO plugin "
             f"(loss_mode=pmpo: {status.policy_loss}, adv_estimator=pmpo: {status.adv_estimator}); verl hides plugin "
-            "import errors, the underlying error is:\n" + (status.error or "(none: is VERL_USE_EXTERNAL_PLUGINS=none set?)")
+            "import errors, the underlying error is:\n"
+            + (status.error or "(none: is VERL_USE_EXTERNAL_PLUGINS=none set?)")
         )
     if not status.cpu_backend_ok:
         raise DemoError(

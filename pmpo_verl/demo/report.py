@@ -93,7 +93,9 @@ def plot_reward(runs: dict[str, list[dict]], path: str) -> str:
         x, y = _series(recs, val_key) if val_key else ([], [])
         axes[1].plot(x, y, marker="o", label=name)
     axes[0].set(title="training reward (mean over rollouts)", xlabel="step", ylabel="reward", ylim=(-0.02, 1.02))
-    axes[1].set(title=f"held-out accuracy ({val_acc_label(val_key)})", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02))
+    axes[1].set(
+        title=f"held-out accuracy ({val_acc_label(val_key)})", xlabel="step", ylabel="accuracy", ylim=(-0.02, 1.02)
+    )
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
@@ -164,8 +166,13 @@ def p_summary(records: list[dict]) -> dict:
     totals = {key: sum(float(r.get(key, 0.0)) for r in train) / len(train) for pair in DERIVED.values() for key in pair}
     below1 = [float(r[METRIC_PREFIX + "p_below1_frac"]) for r in train if METRIC_PREFIX + "p_below1_frac" in r]
     out = {"train_steps": len(train), **derived(totals)}
-    out.update({"solved_frac": totals[METRIC_PREFIX + "solved_frac"], "p_below1_frac": totals[METRIC_PREFIX + "p_below1_frac"],
-                "p0_frac": totals[METRIC_PREFIX + "p0_frac"]})
+    out.update(
+        {
+            "solved_frac": totals[METRIC_PREFIX + "solved_frac"],
+            "p_below1_frac": totals[METRIC_PREFIX + "p_below1_frac"],
+            "p0_frac": totals[METRIC_PREFIX + "p0_frac"],
+        }
+    )
     if below1:
         out.update(p_below1_frac_min=min(below1), p_below1_frac_max=max(below1))
     return out
@@ -184,7 +191,9 @@ def summarize(records: list[dict], threshold: float, wall_s: float | None = None
         "steps_to_threshold": reached,
         "steps": max(train_steps) if train_steps else 0,
         # the first step also warms up the workers: report the steady state
-        "s_per_step": (sum(step_t[1:]) / len(step_t[1:])) if len(step_t) > 1 else (step_t[0] if step_t else float("nan")),
+        "s_per_step": (sum(step_t[1:]) / len(step_t[1:]))
+        if len(step_t) > 1
+        else (step_t[0] if step_t else float("nan")),
         "wall_s": wall_s,
         "p": p_summary(records),
     }
@@ -195,10 +204,13 @@ def p_line(summary: dict) -> str:
     p = summary.get("p") or {}
     if "p_mean" not in p:
         return "" if not p else f"no trajectory had p solved in {p['train_steps']} steps"
-    return (f"p over the run's (trajectory, update) pairs: mean {p['p_mean']:.3f} over the solved ones; "
-            f"{p['solved_frac']:.1%} of all pairs solved, {p['p_below1_frac']:.1%} with p < 0.99 (per step {p['p_below1_frac_min']:.1%} to "
-            f"{p['p_below1_frac_max']:.1%}), {p['p0_frac']:.2%} with p < 0.01; mean clip fraction "
-            f"{p.get('clip_frac_mean', float('nan')):.4f}")
+    return (
+        f"p over the run's (trajectory, update) pairs: mean {p['p_mean']:.3f} over the solved ones; "
+        f"{p['solved_frac']:.1%} of all pairs solved, {p['p_below1_frac']:.1%} with p < 0.99 "
+        f"(per step {p['p_below1_frac_min']:.1%} to "
+        f"{p['p_below1_frac_max']:.1%}), {p['p0_frac']:.2%} with p < 0.01; mean clip fraction "
+        f"{p.get('clip_frac_mean', float('nan')):.4f}"
+    )
 
 
 def compare_table(summaries: dict[str, dict], threshold: float) -> str:

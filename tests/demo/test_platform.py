@@ -14,7 +14,7 @@ from verl.workers.rollout.base import _ROLLOUT_REGISTRY
 out = {"cpu_registered": PlatformRegistry.get("cpu") is not None,
        "hf_registered": ("hf", "async") in _ROLLOUT_REGISTRY,
        "backend_imported": "pmpo_verl.cpu_backend.register" in sys.modules,
-       "pmpo_loss": __import__("verl.trainer.ppo.core_algos", fromlist=["x"]).POLICY_LOSS_REGISTRY.get("pmpo") is not None}
+       "pmpo_loss": "pmpo" in __import__("verl.trainer.ppo.core_algos", fromlist=["x"]).POLICY_LOSS_REGISTRY}
 if out["cpu_registered"] and "--platform" in sys.argv:
     import os
     from verl.utils.device import get_device_name, get_device_id, get_nccl_backend, get_torch_device, get_resource_name
@@ -34,7 +34,9 @@ print("PROBE " + json.dumps(out))
 
 
 def _probe(env, *args):
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("PROBE "):
             return json.loads(line[6:])

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from pmpo_verl.command_check import BYPASS_MESSAGE, loss_mode_error
+from pmpo_verl.demo.options import DemoOptions, TrainRun
 from pmpo_verl.demo.preflight import (
     DemoError,
     check_cpu_settings,
@@ -14,12 +15,13 @@ from pmpo_verl.demo.preflight import (
     check_plugin,
     check_verl_version,
 )
-from pmpo_verl.demo.options import DemoOptions, TrainRun
 from pmpo_verl.demo.runner import build_command
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "pmpo_verl.cli", *args], capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pmpo_verl.cli", *args], capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def test_verl_version():
@@ -30,7 +32,12 @@ def test_verl_version():
 
 @pytest.mark.parametrize(
     "override",
-    ["trainer.device=cuda", "actor_rollout_ref.rollout.name=vllm", "trainer.n_gpus_per_node=8", "actor_rollout_ref.actor.strategy=fsdp"],
+    [
+        "trainer.device=cuda",
+        "actor_rollout_ref.rollout.name=vllm",
+        "trainer.n_gpus_per_node=8",
+        "actor_rollout_ref.actor.strategy=fsdp",
+    ],
 )
 def test_gpu_settings_on_a_cpu_machine(override):
     with pytest.raises(DemoError, match="no CUDA device"):
@@ -64,7 +71,11 @@ def test_cli_errors_without_traceback(tmp_path):
 
 def test_bad_warm_start_share_is_refused(tmp_path):
     proc = _cli("demo", "--out", str(tmp_path), "--warmstart-unboxed", "1.5")
-    assert proc.returncode == 2 and "--warmstart-unboxed must lie in [0, 1]" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "--warmstart-unboxed must lie in [0, 1]" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_bad_validation_sample_count_is_refused(tmp_path):
@@ -93,7 +104,9 @@ def test_bypass_mode_in_the_extra_overrides_warns_like_pmpo_verl_check():
 
 def test_a_loss_mode_override_that_drops_pmpo_stops_the_demo():
     with pytest.raises(DemoError, match="the main_ppo command .with your extra overrides. has errors") as info:
-        check_main_ppo_command(_demo_command(extra=["actor_rollout_ref.actor.policy_loss.loss_mode=vanilla"]), log=print)
+        check_main_ppo_command(
+            _demo_command(extra=["actor_rollout_ref.actor.policy_loss.loss_mode=vanilla"]), log=print
+        )
     assert loss_mode_error("vanilla") in str(info.value)
 
 

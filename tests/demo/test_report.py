@@ -11,9 +11,15 @@ VAL_ACC = report.VAL_ACC_PREFIX + "4"
 def pmpo_step(s):
     """An actor/pmpo/* record: 80% of rows active, 40% solved with mean p 0.5 (step 2: none solved)."""
     solved = 0.0 if s == 2 else 0.4
-    return {"actor/pmpo/active_frac": 0.8, "actor/pmpo/solved_frac": solved, "actor/pmpo/solved_p_per_row": 0.5 * solved,
-            "actor/pmpo/p_below1_frac": solved / 2, "actor/pmpo/p0_frac": solved / 4, "actor/pmpo/clip_saturated_frac": 0.1,
-            "actor/pmpo/active_clip_frac_per_row": 0.8 * 0.05 * s}
+    return {
+        "actor/pmpo/active_frac": 0.8,
+        "actor/pmpo/solved_frac": solved,
+        "actor/pmpo/solved_p_per_row": 0.5 * solved,
+        "actor/pmpo/p_below1_frac": solved / 2,
+        "actor/pmpo/p0_frac": solved / 4,
+        "actor/pmpo/clip_saturated_frac": 0.1,
+        "actor/pmpo/active_clip_frac_per_row": 0.8 * 0.05 * s,
+    }
 
 
 def test_derived_values_in_records_summary_and_console_line():

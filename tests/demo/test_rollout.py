@@ -24,7 +24,12 @@ def _direct_logprobs(model, prompt, response):
 @pytest.mark.parametrize("temperature", [1.0, 0.7, 0.0])
 def test_logprobs_match_a_direct_forward_pass(generator, temperature):
     torch.manual_seed(0)
-    prompts = [[1, 85, 91, 201], [5, 6, 7, 8, 9, 10, 11, 12, 13], [40, 41], [3, 200, 100, 50, 60, 7]]  # ragged: left padding
+    prompts = [
+        [1, 85, 91, 201],
+        [5, 6, 7, 8, 9, 10, 11, 12, 13],
+        [40, 41],
+        [3, 200, 100, 50, 60, 7],
+    ]  # ragged: left padding
     results = generator.generate(prompts, sampling_key({"temperature": temperature, "top_p": 1.0, "top_k": -1}, 12))
     assert len(results) == len(prompts)
     for prompt, res in zip(prompts, results):
@@ -70,7 +75,9 @@ def test_server_batches_concurrent_requests(tiny_model_dir):
 
     async def main():
         reqs = [
-            server.generate(request_id=str(i), prompt_ids=[5 + i, 6, 7], sampling_params={"temperature": 1.0, "logprobs": True})
+            server.generate(
+                request_id=str(i), prompt_ids=[5 + i, 6, 7], sampling_params={"temperature": 1.0, "logprobs": True}
+            )
             for i in range(6)
         ] + [server.generate(request_id="v", prompt_ids=[9, 9], sampling_params={"temperature": 0, "logprobs": False})]
         return await asyncio.gather(*reqs), await server.get_stats()

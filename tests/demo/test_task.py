@@ -48,7 +48,9 @@ def test_verl_dataset_reads_it(tmp_path, tiny_model_dir):
 
     paths = write_parquet(str(tmp_path), n_train=8, n_val=4, seed=0)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    cfg = OmegaConf.create({"max_prompt_length": 96, "filter_overlong_prompts": False, "truncation": "error", "prompt_key": "prompt"})
+    cfg = OmegaConf.create(
+        {"max_prompt_length": 96, "filter_overlong_prompts": False, "truncation": "error", "prompt_key": "prompt"}
+    )
     ds = RLHFDataset(data_files=[paths["train"]], tokenizer=tok, config=cfg)
     assert len(ds) == 8
     item = ds[0]

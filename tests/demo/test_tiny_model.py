@@ -31,7 +31,9 @@ def test_qwen2_model_and_chatml_tokenizer(tiny_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     assert tok.eos_token == EOS_TOKEN and cfg.eos_token_id == tok.eos_token_id
     assert len(tok.encode("\n", add_special_tokens=False)) == 1  # what verl's Qwen handling expects
-    text = tok.apply_chat_template([{"role": "user", "content": "Compute 1 + 2 - 3."}], add_generation_prompt=True, tokenize=False)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "Compute 1 + 2 - 3."}], add_generation_prompt=True, tokenize=False
+    )
     assert text == "<|im_start|>user\nCompute 1 + 2 - 3.<|im_end|>\n<|im_start|>assistant\n"
     ids = tok(text, add_special_tokens=False)["input_ids"]
     assert tok.decode(ids) == text  # byte-level: lossless

@@ -103,7 +103,9 @@ def test_expected_versions_come_from_verl_metadata():
     """The fallback is verl 0.9.1's own pins, so the installed metadata and the fallback agree."""
     assert expected_versions(md.requires("verl")) == gpu_check.FALLBACK_EXPECTED
     assert expected_versions(None) == gpu_check.FALLBACK_EXPECTED
-    moved = expected_versions(['torch==2.12.0; extra == "vllm"', "ray[default]>=2.50", 'vllm==0.25.0; extra == "sglang"'])
+    moved = expected_versions(
+        ['torch==2.12.0; extra == "vllm"', "ray[default]>=2.50", 'vllm==0.25.0; extra == "sglang"']
+    )
     assert moved["torch"].required == "==2.12.0" and moved["ray"].required == ">=2.50"
     assert moved["vllm"] == gpu_check.FALLBACK_EXPECTED["vllm"]  # sglang is not the GPU path's extra
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from pmpo_verl.cli import main
-from pmpo_verl.recipe import overrides_for
 from pmpo_verl.command_check import (
     BYPASS_MESSAGE,
     PMPO_TARGET,
@@ -23,6 +22,7 @@ from pmpo_verl.command_check import (
     parse_command,
     verl_config_dir,
 )
+from pmpo_verl.recipe import overrides_for
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = os.path.join(sysconfig.get_path("scripts"), "pmpo-verl")
@@ -49,7 +49,12 @@ def test_parse_a_shell_command_line():
         """
     )
     cmd = parse_command(text)
-    assert cmd.overrides == ["algorithm.adv_estimator=pmpo", "data.train_files=['/d/a b.parquet']", f"+{PL}.p=0", "~trainer.logger"]
+    assert cmd.overrides == [
+        "algorithm.adv_estimator=pmpo",
+        "data.train_files=['/d/a b.parquet']",
+        f"+{PL}.p=0",
+        "~trainer.logger",
+    ]
     assert cmd.config_name == "ppo_megatron_trainer" and cmd.hidden == ["${EXTRA[@]}"]
     assert parse_command([sys.executable, "-m", "verl.trainer.main_ppo", "--config-name=x", "a=1"]).overrides == ["a=1"]
     assert parse_command("a.b=1 # c.d=2\ne.f=3").overrides == ["a.b=1", "e.f=3"]  # overrides only, one per line
@@ -75,7 +80,9 @@ def test_verl_defaults_are_those_of_its_yaml():
 @pytest.mark.parametrize("config_name", ["ppo_trainer", "ppo_megatron_trainer"])
 def test_target_and_knobs_without_loss_mode_is_an_error(config_name):
     report = check_command(["--config-name", config_name, TARGET, KNOB])
-    assert messages(report, "error") == [loss_mode_error("vanilla") + " (the actor workers refuse this config at start-up)"]
+    assert messages(report, "error") == [
+        loss_mode_error("vanilla") + " (the actor workers refuse this config at start-up)"
+    ]
     assert not check_command(["--config-name", config_name, TARGET, KNOB, LOSS_MODE]).findings
 
 
@@ -86,7 +93,11 @@ def test_another_loss_mode_with_the_target_is_an_error():
 
 def test_knobs_without_target_are_an_error():
     [msg] = messages(check_command([LOSS_MODE, KNOB]), "error")
-    assert "PMPO knobs (clip_saturation)" in msg and f"add {TARGET}" in msg and "loss_mode=pmpo" not in msg.split("add")[-1]
+    assert (
+        "PMPO knobs (clip_saturation)" in msg
+        and f"add {TARGET}" in msg
+        and "loss_mode=pmpo" not in msg.split("add")[-1]
+    )
     [msg] = messages(check_command([KNOB]), "error")
     assert msg.endswith(f"add {TARGET} and {LOSS_MODE}")
 

@@ -47,7 +47,9 @@ def test_target_and_knobs_without_loss_mode_fail_when_the_actor_config_is_built(
 
 @pytest.mark.parametrize("config_name", ["ppo_trainer", "ppo_megatron_trainer"])
 def test_the_correct_command_still_builds(config_name):
-    actor = omega_conf_to_dataclass(compose_ppo(COMMON + [LOSS_MODE, TARGET, KNOB], config_name).actor_rollout_ref.actor)
+    actor = omega_conf_to_dataclass(
+        compose_ppo(COMMON + [LOSS_MODE, TARGET, KNOB], config_name).actor_rollout_ref.actor
+    )
     assert isinstance(actor.policy_loss, PMPOPolicyLossConfig)
     assert actor.policy_loss.loss_mode == "pmpo" and actor.policy_loss.clip_saturation == 0.05
 
@@ -81,5 +83,7 @@ def test_no_other_verl_config_builds_the_pmpo_class():
 
 def test_knob_list_matches_the_dataclass():
     """pmpo_verl.command_check cannot import the dataclass (it imports verl); its knob list must agree."""
-    extra = {f.name for f in dataclasses.fields(PMPOPolicyLossConfig)} - {f.name for f in dataclasses.fields(PolicyLossConfig)}
+    extra = {f.name for f in dataclasses.fields(PMPOPolicyLossConfig)} - {
+        f.name for f in dataclasses.fields(PolicyLossConfig)
+    }
     assert set(PMPO_KNOBS) == extra

@@ -7,10 +7,10 @@ import re
 import shlex
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -106,7 +106,8 @@ def fake_env(tmp_path: Path, python_version: str = "3.11", cuda: str = "13.0", c
     scripts = {
         cuda_home / "bin" / "nvcc": f'echo "Cuda compilation tools, release {cuda}, V{cuda}.88"',
         bin_dir / "c++": "exit 0",
-        bin_dir / "python3": f'if [ "$1" = -c ]; then echo {python_version}; else echo "$*" >> "{tmp_path}/calls.log"; fi',
+        bin_dir
+        / "python3": f'if [ "$1" = -c ]; then echo {python_version}; else echo "$*" >> "{tmp_path}/calls.log"; fi',
     }
     for path, body in scripts.items():
         path.write_text(f"#!/bin/sh\n{body}\n")
@@ -136,7 +137,8 @@ def test_fsdp_install_order(tmp_path):
     assert proc.returncode == 0, proc.stderr
     calls = (tmp_path / "calls.log").read_text().splitlines()
     assert calls == [
-        "-m pip install torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0 setuptools wheel packaging psutil ninja einops",
+        "-m pip install torch==2.11.0 torchvision==0.26.0 torchaudio==2.11.0 "
+        "setuptools wheel packaging psutil ninja einops",
         "-m pip install --no-build-isolation flash-attn==2.8.3",
         f"-m pip install -e {ROOT}[vllm]",
         "-m pmpo_verl.cli check --gpu --engine fsdp",

@@ -82,7 +82,8 @@ _BUILD_ACTOR_CONFIG = textwrap.dedent(
     from verl.utils.config import omega_conf_to_dataclass
     from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY
     before = "pmpo" in POLICY_LOSS_REGISTRY
-    with initialize_config_dir(config_dir=os.path.join(os.path.dirname(verl.__file__), "trainer", "config"), version_base=None):
+    config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
+    with initialize_config_dir(config_dir=config_dir, version_base=None):
         cfg = compose(config_name="ppo_trainer", overrides=[
             "actor_rollout_ref.actor.policy_loss.loss_mode=pmpo",
             "actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig",
@@ -95,7 +96,9 @@ _BUILD_ACTOR_CONFIG = textwrap.dedent(
 
 
 def _build_actor_config(env):
-    out = subprocess.run([sys.executable, "-c", _BUILD_ACTOR_CONFIG], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _BUILD_ACTOR_CONFIG], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
     return [word == "True" for word in line.split()[1:]]

@@ -19,8 +19,8 @@ import yaml
 from hydra import compose, initialize_config_dir
 from verl.utils.config import omega_conf_to_dataclass
 
-from pmpo_verl.recipe import METHODS, overrides_for
 from pmpo_verl.config import PMPOPolicyLossConfig
+from pmpo_verl.recipe import METHODS, overrides_for
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -62,8 +62,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_script(script: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script), *args], env=clean_env(**env), check=False, capture_output=True, text=True,
-                          timeout=60, cwd=REPO)
+    return subprocess.run(
+        ["bash", str(script), *args],
+        env=clean_env(**env),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 def dry_run_argv(recipe: Path, *args: str, **env: str) -> list[str]:
@@ -396,7 +403,10 @@ def test_complete_inputs_check_the_plugin_then_exec_the_trainer(tmp_path):
     assert proc.returncode == 0, proc.stderr
     calls = log.read_text().splitlines()
     assert calls[0] == "-m pmpo_verl.cli check --gpu --engine fsdp"
-    assert calls[1].startswith("-m verl.trainer.main_ppo ") and "reward.custom_reward_function.path=pkg://reward" in calls[1]
+    assert (
+        calls[1].startswith("-m verl.trainer.main_ppo ")
+        and "reward.custom_reward_function.path=pkg://reward" in calls[1]
+    )
     assert (Path(env["OUTPUT_DIR"]) / "command.txt").read_text().startswith(str(fake))
 
 
