@@ -3,7 +3,7 @@
 The training data (``examples/data_preprocess``), the evaluator (``pmpo_verl.evaluation.benchmarks``) and the
 verifier (:func:`reward.verify_batch`, :func:`reward.compute_score`) all call :func:`prepare_gold`, which is
 idempotent (preparing its own output changes nothing), so the three agree by construction;
-``tests/eval/test_gold_agreement.py`` checks it on every gold of ``shared/data/benchmarks``.
+``tests/evaluation/test_gold_agreement.py`` checks it on every gold of ``shared/data/benchmarks``.
 
 Rules of :func:`prepare_gold` (the result is always a tuple of alternatives; empty means "no usable gold"):
 

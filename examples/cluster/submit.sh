@@ -24,7 +24,7 @@ repo="$(cd "${here}/../.." && pwd)"
 : "${RAY_ADDRESS:=http://127.0.0.1:8265}"
 : "${RUNTIME_ENV:=${here}/runtime_env.yaml}"
 
-# Every variable examples/common.sh reads (tests/recipes/test_cluster.py keeps this list complete) except its
+# Every variable examples/common.sh reads (tests/examples/test_cluster.py keeps this list complete) except its
 # internal PMPO_PRESET and PMPO_ENGINE, PMPO_DRY_RUN (this script's own switch) and PMPO_EXTERNAL_MODULES_FALLBACK:
 # runtime_env.yaml already sets VERL_USE_EXTERNAL_MODULES, and ray.init fails when the job's runtime env and its
 # own both set a variable.

@@ -15,7 +15,7 @@
   (the psi of an end kept twice in a row is halved) against false position's one-sided stagnation.
   A row stops (its p is frozen) once ``|psi| <= NEWTON_TOL``; after ``iters`` steps p is evaluated
   once more, so p is always an end of the row's bracket. Converges to ~1e-12 in ``log ESS`` within 4-5
-  iterations on realistic trajectories and within 10 on heavy-tailed ones (tests/loss/test_ess_solver.py).
+  iterations on realistic trajectories and within 10 on heavy-tailed ones (tests/algo/test_ess_solver.py).
 - *Fallback* (``newton``): a row still above tolerance after ``iters`` steps (rare: e.g. a few tokens
   ~20 above the rest of a long trajectory make psi nearly a step function, on which Newton stalls)
   continues from its bracket ``[lo, hi]`` by k-section: each pass evaluates the ``SECTIONS - 1`` interior
@@ -23,7 +23,7 @@
   (``e^{(lo + j h) d} = e^{lo d} (e^{h d})^j``: two exponentials per token, the rest products) and keeps
   the sub-interval where ``log ESS - log ESS*`` changes sign, until the bracket is at most ``P_TOL``
   wide. p is then an end of that bracket (the one with the smaller residual after a pass), so within
-  ``P_TOL`` of the root (tests/loss/test_solver_extremes.py: within 1e-5 of a 60-step bisection on
+  ``P_TOL`` of the root (tests/algo/test_solver_extremes.py: within 1e-5 of a 60-step bisection on
   every row).
 
 Every row is solved independently of the others: converged rows are frozen rather than stepped on,

@@ -5,7 +5,7 @@ on every machine and device. The three distributions differ on purpose and stay 
 numbers (docs/benchmarks.md) and the tests' tolerances were set on exactly these draws.
 
 - :func:`realistic_batch` (``scripts/bench_loss.py``): what a GRPO micro-batch looks like, float32.
-- :func:`random_batch` (``tests/loss``): wider log-ratios and every row length down to 1, float64.
+- :func:`random_batch` (``tests/algo``, ``tests/plugin``): wider log-ratios and every row length down to 1, float64.
 - :func:`log_ratio_batch` (``scripts/profile_loss_parts.py``): log-ratios and sequence advantages only.
 """
 

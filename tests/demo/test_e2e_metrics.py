@@ -1,6 +1,6 @@
 """End to end: PMPO's metrics from verl's real trainer with 2 data-parallel trainer ranks and dynamic
 batching (several uneven micro-batches per rank) on the CPU platform satisfy their documented definitions.
-Exactness against brute force under the same reduction is tests/loss/test_metrics_exact.py; this checks
+Exactness against brute force under the same reduction is tests/plugin/test_metrics_exact.py; this checks
 that verl's real pipeline (all-gather over 2 ranks, ``aggregate_dp``, ``reduce_metrics``) accepts the
 per-row values and that the logged numbers are consistent."""
 

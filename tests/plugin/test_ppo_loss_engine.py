@@ -74,7 +74,7 @@ def test_ppo_loss_runs_pmpo_with_global_normalisation(batch_factory, make_actor_
     assert (grad[non_response] == 0).all()
     torch.testing.assert_close(grad[response_positions], log_prob.grad[batch.mask], rtol=1e-12, atol=1e-14)
 
-    # one value per row for every key (the exact reduction: tests/loss/test_metrics_exact.py)
+    # one value per row for every key (the exact reduction: tests/plugin/test_metrics_exact.py)
     for key in METRIC_KEYS:
         assert isinstance(metrics[key], Metric) and len(metrics[key].values) == 6, key
         value = metrics[key].aggregate()
