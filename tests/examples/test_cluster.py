@@ -175,25 +175,14 @@ def _fakes(tmp_path: Path) -> Path:
     return bin_dir
 
 
-def _inputs(tmp_path: Path) -> dict[str, str]:
-    data = tmp_path / "data"
-    data.mkdir(parents=True)
-    for name in ("math_lvl3to5_train", "aime24", "amc", "math500", "minerva", "olympiadbench"):
-        (data / f"{name}.parquet").write_bytes(b"")
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    return {"DATA_DIR": str(data), "MODEL_PATH": str(model), "OUTPUT_DIR": str(tmp_path / "out")}
-
-
-def fake_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+def fake_env(recipe_inputs, tmp_path: Path, **extra: str) -> dict[str, str]:
     """A two-node allocation (node0, node1) x 8 GPUs x 64 CPUs whose Ray cluster shows the head, then both."""
     bin_dir = _fakes(tmp_path)
     env = clean_env(
         PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", HOME=str(tmp_path / "home"), FAKE_LOG_DIR=str(tmp_path),
         FAKE_NODES="node0 node1", SLURM_JOB_NODELIST="node[0-1]", SLURM_GPUS_PER_NODE="h100:8",
         SLURM_CPUS_PER_TASK="64", PYTHON=str(bin_dir / "python"), FAKE_PROBE="0 0;8 1;8 1;16 2",
-        RAY_WAIT_TIMEOUT="20", RAY_POLL_INTERVAL="0.1", **_inputs(tmp_path))
+        RAY_WAIT_TIMEOUT="20", RAY_POLL_INTERVAL="0.1", **recipe_inputs(tmp_path))
     env.update(extra)
     return env
 
@@ -213,8 +202,8 @@ def trainer_ran(tmp_path: Path) -> bool:
 
 # ---- slurm_pmpo.sbatch ---------------------------------------------------------------------------------------
 
-def test_slurm_waits_until_the_cluster_shows_every_gpu(tmp_path):
-    env = fake_env(tmp_path)
+def test_slurm_waits_until_the_cluster_shows_every_gpu(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path)
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode == 0, proc.stderr
     assert int((tmp_path / "probes").read_text()) >= 4, "the launcher polls the cluster until it is complete"
@@ -227,8 +216,9 @@ def test_slurm_waits_until_the_cluster_shows_every_gpu(tmp_path):
     assert [call for call in calls[last_probe:] if "-m verl.trainer.main_ppo" in call]
 
 
-def test_slurm_times_out_with_what_the_cluster_shows(tmp_path):
-    env = fake_env(tmp_path, FAKE_PROBE="8 1", RAY_WAIT_TIMEOUT="1")  # the head at once, never the other node
+def test_slurm_times_out_with_what_the_cluster_shows(tmp_path, recipe_inputs):
+    # the head at once, never the other node
+    env = fake_env(recipe_inputs, tmp_path, FAKE_PROBE="8 1", RAY_WAIT_TIMEOUT="1")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode != 0
     assert "8 GPU(s) on 1 node(s)" in proc.stderr and "expected 16 GPU(s) on 2 node(s)" in proc.stderr, proc.stderr
@@ -236,24 +226,24 @@ def test_slurm_times_out_with_what_the_cluster_shows(tmp_path):
     assert not trainer_ran(tmp_path)
 
 
-def test_slurm_timeout_reports_the_probe_error(tmp_path):
-    env = fake_env(tmp_path, FAKE_PROBE="fail", RAY_WAIT_TIMEOUT="1")
+def test_slurm_timeout_reports_the_probe_error(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path, FAKE_PROBE="fail", RAY_WAIT_TIMEOUT="1")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode != 0
     assert "0 GPU(s) on 0 node(s)" in proc.stderr and "could not reach the GCS" in proc.stderr, proc.stderr
     assert not trainer_ran(tmp_path)
 
 
-def test_slurm_reports_a_dead_ray_start_step(tmp_path):
-    env = fake_env(tmp_path, FAKE_PROBE="0 0;8 1", FAKE_RAY_DEAD_NODES="node1")
+def test_slurm_reports_a_dead_ray_start_step(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path, FAKE_PROBE="0 0;8 1", FAKE_RAY_DEAD_NODES="node1")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode != 0
     assert "`ray start` on node1 exited (status 3)" in proc.stderr, proc.stderr
     assert not trainer_ran(tmp_path)
 
 
-def test_slurm_passes_cpus_per_task_to_every_srun(tmp_path):
-    proc = run(SBATCH, RECIPE, env=fake_env(tmp_path))
+def test_slurm_passes_cpus_per_task_to_every_srun(tmp_path, recipe_inputs):
+    proc = run(SBATCH, RECIPE, env=fake_env(recipe_inputs, tmp_path))
     assert proc.returncode == 0, proc.stderr
     calls = log(tmp_path, "srun")
     assert calls
@@ -262,9 +252,9 @@ def test_slurm_passes_cpus_per_task_to_every_srun(tmp_path):
         assert "--cpus-per-task=64" in argv or ("-c" in argv and argv[argv.index("-c") + 1] == "64"), call
 
 
-def test_slurm_picks_a_non_loopback_head_address(tmp_path):
+def test_slurm_picks_a_non_loopback_head_address(tmp_path, recipe_inputs):
     # /etc/hosts maps the host name to 127.0.1.1 on many distributions (`hostname --ip-address`)
-    env = fake_env(tmp_path, FAKE_HOSTNAME_I="10.1.2.3 172.17.0.1", FAKE_HOSTNAME_IP="127.0.1.1")
+    env = fake_env(recipe_inputs, tmp_path, FAKE_HOSTNAME_I="10.1.2.3 172.17.0.1", FAKE_HOSTNAME_IP="127.0.1.1")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode == 0, proc.stderr
     head, worker = ray_starts(tmp_path)
@@ -272,28 +262,28 @@ def test_slurm_picks_a_non_loopback_head_address(tmp_path):
     assert "--address=10.1.2.3:6379" in worker.split()
 
 
-def test_slurm_refuses_a_loopback_head_address(tmp_path):
-    env = fake_env(tmp_path, FAKE_HOSTNAME_I="", FAKE_HOSTNAME_IP="127.0.1.1")
+def test_slurm_refuses_a_loopback_head_address(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path, FAKE_HOSTNAME_I="", FAKE_HOSTNAME_IP="127.0.1.1")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode != 0
     assert "loopback" in proc.stderr and "127.0.1.1" in proc.stderr and "HEAD_IP" in proc.stderr, proc.stderr
     assert not ray_starts(tmp_path)
 
 
-def test_slurm_head_ip_override(tmp_path):
-    env = fake_env(tmp_path, HEAD_IP="192.168.7.7")
+def test_slurm_head_ip_override(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path, HEAD_IP="192.168.7.7")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode == 0, proc.stderr
     head, worker = ray_starts(tmp_path)
     assert "--node-ip-address=192.168.7.7" in head.split() and "--address=192.168.7.7:6379" in worker.split()
     assert [c for c in log(tmp_path, "python") if "-c PROBE 192.168.7.7:6379" in c]
 
-    proc = run(SBATCH, RECIPE, env=fake_env(tmp_path / "lo", HEAD_IP="127.0.0.1"))
+    proc = run(SBATCH, RECIPE, env=fake_env(recipe_inputs, tmp_path / "lo", HEAD_IP="127.0.0.1"))
     assert proc.returncode != 0 and "loopback" in proc.stderr
 
 
-def test_slurm_preflight_failure_on_one_node_stops_before_ray(tmp_path):
-    env = fake_env(tmp_path, FAKE_BAD_NODES="node1")
+def test_slurm_preflight_failure_on_one_node_stops_before_ray(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path, FAKE_BAD_NODES="node1")
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode != 0
     assert "torch.cuda.is_available() is False on node1" in proc.stderr, proc.stderr
@@ -308,20 +298,21 @@ def _preflight_calls(tmp_path: Path) -> list[str]:
             if "pmpo_verl.cli check --gpu" in line and not line.startswith("local ")]
 
 
-def test_slurm_preflight_names_the_engine(tmp_path):
-    proc = run(SBATCH, MEGATRON_RECIPE, env=fake_env(tmp_path))
+def test_slurm_preflight_names_the_engine(tmp_path, recipe_inputs):
+    proc = run(SBATCH, MEGATRON_RECIPE, env=fake_env(recipe_inputs, tmp_path))
     assert proc.returncode == 0, proc.stderr
     checks = _preflight_calls(tmp_path)
     assert len(checks) == 2 and all(line.endswith("--engine megatron") for line in checks), checks
 
-    proc = run(SBATCH, RECIPE, env=fake_env(tmp_path / "fsdp"))
+    proc = run(SBATCH, RECIPE, env=fake_env(recipe_inputs, tmp_path / "fsdp"))
     assert proc.returncode == 0, proc.stderr
     checks = _preflight_calls(tmp_path / "fsdp")
     assert len(checks) == 2 and all(line.endswith("--engine fsdp") for line in checks), checks
 
 
-def test_slurm_skip_checks_skips_the_preflight_not_the_wait(tmp_path):
-    proc = run(SBATCH, RECIPE, env=fake_env(tmp_path, PMPO_SKIP_CHECKS="1", FAKE_BAD_NODES="node0 node1"))
+def test_slurm_skip_checks_skips_the_preflight_not_the_wait(tmp_path, recipe_inputs):
+    env = fake_env(recipe_inputs, tmp_path, PMPO_SKIP_CHECKS="1", FAKE_BAD_NODES="node0 node1")
+    proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode == 0, proc.stderr
     assert not _preflight_calls(tmp_path)
     assert int((tmp_path / "probes").read_text()) >= 4 and trainer_ran(tmp_path)
@@ -332,28 +323,29 @@ def _auth_token(home: Path) -> None:
     (home / ".ray" / "auth_token").write_text("0123456789abcdef")
 
 
-def test_slurm_uses_the_token_everywhere_when_one_exists(tmp_path):
+def test_slurm_uses_the_token_everywhere_when_one_exists(tmp_path, recipe_inputs):
     # `ray start --head` turns token authentication on when ~/.ray/auth_token exists; nodes, the cluster query and
     # the trainer given an address only send the token with RAY_AUTH_MODE=token.
-    env = fake_env(tmp_path)
+    env = fake_env(recipe_inputs, tmp_path)
     _auth_token(Path(env["HOME"]))
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode == 0, proc.stderr
     assert set(log(tmp_path, "ray_auth")) == {"token"} and set(log(tmp_path, "python_auth")) == {"token"}
 
-    proc = run(SBATCH, RECIPE, env=fake_env(tmp_path / "none"))  # no token: Ray's default (off) everywhere
+    # no token: Ray's default (off) everywhere
+    proc = run(SBATCH, RECIPE, env=fake_env(recipe_inputs, tmp_path / "none"))
     assert proc.returncode == 0, proc.stderr
     assert set(log(tmp_path / "none", "ray_auth")) == {"unset"}
 
-    env = fake_env(tmp_path / "explicit", RAY_AUTH_MODE="disabled")
+    env = fake_env(recipe_inputs, tmp_path / "explicit", RAY_AUTH_MODE="disabled")
     _auth_token(Path(env["HOME"]))
     proc = run(SBATCH, RECIPE, env=env)
     assert proc.returncode == 0, proc.stderr
     assert set(log(tmp_path / "explicit", "ray_auth")) == {"disabled"}
 
 
-def test_slurm_dashboard_stays_on_localhost(tmp_path):
-    proc = run(SBATCH, RECIPE, env=fake_env(tmp_path))
+def test_slurm_dashboard_stays_on_localhost(tmp_path, recipe_inputs):
+    proc = run(SBATCH, RECIPE, env=fake_env(recipe_inputs, tmp_path))
     assert proc.returncode == 0, proc.stderr
     head = ray_starts(tmp_path)[0].split()
     assert "--dashboard-host=127.0.0.1" in head

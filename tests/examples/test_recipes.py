@@ -345,17 +345,6 @@ def _fake_nvidia_smi(bin_dir: Path, n: int) -> None:
     smi.chmod(smi.stat().st_mode | stat.S_IEXEC)
 
 
-def _inputs(tmp_path: Path) -> dict[str, str]:
-    data = tmp_path / "data"
-    data.mkdir()
-    for name in ("math_lvl3to5_train", "aime24", "amc", "math500", "minerva", "olympiadbench"):
-        (data / f"{name}.parquet").write_bytes(b"")
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    return {"DATA_DIR": str(data), "MODEL_PATH": str(model), "OUTPUT_DIR": str(tmp_path / "out")}
-
-
 def _path_without_nvidia_smi(tmp_path: Path) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -375,9 +364,9 @@ def _path_without_nvidia_smi(tmp_path: Path) -> str:
     ("nvidia_smi", "nvidia-smi not found"),
     ("gpus", "found 2 GPU(s)"),
 ])
-def test_missing_inputs_fail_before_anything_starts(tmp_path, missing, message):
+def test_missing_inputs_fail_before_anything_starts(tmp_path, recipe_inputs, missing, message):
     fake, log = _fake_python(tmp_path)
-    env = _inputs(tmp_path)
+    env = recipe_inputs(tmp_path)
     env["PATH"] = _path_without_nvidia_smi(tmp_path)
     env.update(HOME=str(tmp_path / "home"), HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub"))
     if missing == "data":
@@ -394,9 +383,9 @@ def test_missing_inputs_fail_before_anything_starts(tmp_path, missing, message):
     assert not log.exists(), "nothing may run (no plugin check, no trainer) when an input is missing"
 
 
-def test_complete_inputs_check_the_plugin_then_exec_the_trainer(tmp_path):
+def test_complete_inputs_check_the_plugin_then_exec_the_trainer(tmp_path, recipe_inputs):
     fake, log = _fake_python(tmp_path)
-    env = _inputs(tmp_path)
+    env = recipe_inputs(tmp_path)
     env["PATH"] = _path_without_nvidia_smi(tmp_path)
     _fake_nvidia_smi(tmp_path / "bin", 8)
     proc = run_script(EXAMPLES / "pmpo" / "run_qwen2.5_math_7b.sh", PYTHON=str(fake), **env)
@@ -414,9 +403,9 @@ def test_complete_inputs_check_the_plugin_then_exec_the_trainer(tmp_path):
     ("run_qwen2.5_math_7b_megatron.sh", "0", "-m pmpo_verl.cli check --gpu --engine megatron"),
     ("run_qwen2.5_math_7b.sh", "1", "-m pmpo_verl.cli check"),  # a GPU-less head node: the plugin check only
 ])
-def test_the_node_check_follows_the_engine_and_the_gpu_skip(tmp_path, recipe, skip_gpu, check):
+def test_the_node_check_follows_the_engine_and_the_gpu_skip(tmp_path, recipe_inputs, recipe, skip_gpu, check):
     fake, log = _fake_python(tmp_path)
-    env = _inputs(tmp_path)
+    env = recipe_inputs(tmp_path)
     env["PATH"] = _path_without_nvidia_smi(tmp_path)
     _fake_nvidia_smi(tmp_path / "bin", 8)
     proc = run_script(EXAMPLES / "pmpo" / recipe, PYTHON=str(fake), PMPO_SKIP_GPU_CHECK=skip_gpu, **env)
