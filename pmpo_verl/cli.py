@@ -122,6 +122,7 @@ def _add_demo_parser(sub) -> None:
     flag("seed")
     flag("model")
     flag("warmstart_steps")
+    flag("warmstart_target")
     flag("warmstart_unboxed")
     flag("val_samples")
     flag("threshold")

@@ -33,7 +33,8 @@ def prepare_model(opts: DemoOptions, log: Callable[[str], None] = print) -> str:
 
     model_dir = os.path.join(opts.out, "model")
     stamp = os.path.join(model_dir, "pmpo_demo.json")
-    want = {"seed": opts.seed, "warmstart_steps": opts.warmstart_steps, "warmstart_unboxed": opts.warmstart_unboxed}
+    want = {"seed": opts.seed, "warmstart_steps": opts.warmstart_steps, "warmstart_unboxed": opts.warmstart_unboxed,
+            "warmstart_target": opts.warmstart_target}
     if os.path.exists(stamp):
         with open(stamp) as f:
             have = json.load(f)
@@ -46,10 +47,15 @@ def prepare_model(opts: DemoOptions, log: Callable[[str], None] = print) -> str:
     stats = {}
     if opts.warmstart_steps > 0:
         stats = warm_start(
-            model_dir, steps=opts.warmstart_steps, seed=opts.seed, unboxed_frac=opts.warmstart_unboxed, log=log
+            model_dir,
+            steps=opts.warmstart_steps,
+            seed=opts.seed,
+            unboxed_frac=opts.warmstart_unboxed,
+            target=opts.warmstart_target or None,
+            log=log,
         )
     with open(stamp, "w") as f:
-        json.dump({**want, **stats}, f)
+        json.dump({**want, "result": stats}, f)  # apart: stats' steps trained are not the cap
     return model_dir
 
 
@@ -92,6 +98,8 @@ def run_demo(opts: DemoOptions, log: Callable[[str], None] = print) -> dict:
         raise DemoError("--steps must be at least 1")
     if not 0.0 <= opts.warmstart_unboxed <= 1.0:
         raise DemoError("--warmstart-unboxed must lie in [0, 1]")
+    if not 0.0 <= opts.warmstart_target <= 1.0:
+        raise DemoError("--warmstart-target must lie in [0, 1]")
     if opts.val_samples < 1:
         raise DemoError("--val-samples must be at least 1 (1 = greedy)")
     if opts.quiet and opts.verbose:

@@ -28,7 +28,14 @@ class DemoOptions:
     compare: bool = _opt(False, "run pmpo, grpo (p=1) and gmpo (p=0) with the same seed")
     seed: int = _opt(0, "seed of the tiny model, the warm start and the data (default %(default)s)")
     model: str | None = _opt(None, "an existing local HF model directory instead of the tiny model")
-    warmstart_steps: int = _opt(1000, "supervised warm-start steps of the tiny model (default %(default)s)")
+    warmstart_steps: int = _opt(
+        3000, "most supervised warm-start steps of the tiny model; it stops earlier at --warmstart-target "
+              "(default %(default)s)"
+    )
+    warmstart_target: float = _opt(
+        0.4, "held-out accuracy (mean@2 at temperature 1, boxed answers only) that ends the warm start; "
+             "0 trains all --warmstart-steps (default %(default)s)"
+    )
     # the reward scores **answer** 0: there is something for RL to learn in a few CPU minutes (see the README)
     warmstart_unboxed: float = _opt(
         0.5,

@@ -8,7 +8,9 @@ import os
 import random
 from dataclasses import dataclass
 
-SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+from ..prompts import BOXED_INSTRUCTION
+
+SYSTEM_PROMPT = BOXED_INSTRUCTION  # the qwen_math system prompt of the recipes' data
 DATA_SOURCE = "pmpo_synthetic_arith"
 ABILITY = "math"
 
@@ -90,7 +92,9 @@ def split_problems(n_train: int, n_val: int, seed: int, max_operand: int = 9) ->
     return train, val
 
 
-def write_parquet(out_dir: str, n_train: int = 512, n_val: int = 64, seed: int = 0, max_operand: int = 9) -> dict[str, str]:
+def write_parquet(
+    out_dir: str, n_train: int = 512, n_val: int = 64, seed: int = 0, max_operand: int = 9
+) -> dict[str, str]:
     """Write ``train.parquet`` and ``val.parquet``; returns their paths."""
     import pandas as pd
 

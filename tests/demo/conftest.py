@@ -11,5 +11,5 @@ def warm_model(tmp_path_factory):
     from pmpo_verl.demo.warmstart import warm_start
 
     d = build_tiny_model(str(tmp_path_factory.mktemp("e2e") / "model"), seed=0)
-    warm_start(d, steps=300, seed=0, log=None)
+    warm_start(d, steps=300, lr=1e-2, seed=0, target=None, log=None)  # fixed steps: fast and reproducible
     return d
