@@ -86,18 +86,25 @@ _LEADING_LETTER = re.compile(r"^(?:\(([A-E])\)|([A-E])[.:)])\s")
 _OPTION_MARK = re.compile(r"(?<![A-Za-z0-9\\])(?:\(\s*([A-E])\s*\)|([A-E])[.:)](?=\s))")
 
 
-def choice_letter(text: str) -> str | None:
-    """The choice letter (upper case) that ``text`` *is*, or None: ``C``, ``c``, ``(C)``, ``[C]``, ``C.``,
-    ``C)``, ``C:``, an option written after its letter (``(C) 42``, ``C) 42``, ``C. 42``), wrapped in
-    ``\\text{}``/``\\textbf{}``/``\\mathrm{}``/``**``/``$``, or named (``Option C``, ``Answer: C``). A letter
-    inside an expression (``B+1``, ``2B``, ``B = 3``, ``C 42``) is not a choice letter. The grader's
-    choice rung uses exactly this reader, and eval-mode extraction keeps no other candidate it accepts."""
+def _unwrapped(text: str) -> str:
+    """``text`` with full-width characters made ASCII and up to three nested ``\\text{}``-style or box
+    wrappers removed (``\\text{\\textbf{C}}`` -> ``C``)."""
     t = text.translate(_FULLWIDTH)
     for _ in range(3):
         unwrapped = _CHOICE_WRAP.sub(lambda m: m.group(1), t)
         if unwrapped == t:
             break
         t = unwrapped
+    return t
+
+
+def choice_letter(text: str) -> str | None:
+    """The choice letter (upper case) that ``text`` *is*, or None: ``C``, ``c``, ``(C)``, ``[C]``, ``C.``,
+    ``C)``, ``C:``, an option written after its letter (``(C) 42``, ``C) 42``, ``C. 42``), wrapped in
+    ``\\text{}``/``\\textbf{}``/``\\mathrm{}``/``**``/``$``, or named (``Option C``, ``Answer: C``). A letter
+    inside an expression (``B+1``, ``2B``, ``B = 3``, ``C 42``) is not a choice letter. The grader's
+    choice rung uses exactly this reader, and eval-mode extraction keeps no other candidate it accepts."""
+    t = _unwrapped(text)
     t = t.replace("**", "").replace("$", "").strip().rstrip(".,;!").strip()
     if len(t) > 200:
         return None
@@ -157,7 +164,7 @@ def _read_choice_text(text: str) -> str | None:
 
 def _bare_choice(line: str) -> bool:
     """True when a line is only a choice letter (no option content after it)."""
-    t = _CHOICE_WRAP.sub(lambda m: m.group(1), line.translate(_FULLWIDTH)).replace("**", "").replace("$", "")
+    t = _unwrapped(line).replace("**", "").replace("$", "")
     m = _CHOICE_FORM.fullmatch(t.strip().rstrip(".,;!").strip())
     return bool(m) and not m.group("rest").strip()
 

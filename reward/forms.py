@@ -1,5 +1,5 @@
 """Written forms that mean the same value (no sympy), applied by :mod:`reward.normalize` and
-:func:`reward.api.prepare_gold`.
+:func:`reward.gold.prepare_gold`.
 
 Rules.
 

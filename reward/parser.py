@@ -194,17 +194,20 @@ def _extract_eval(response: str, nested: bool = False) -> Extraction:
     seen: set[str] = set()
     candidates: list[str] = []
     names: list[str] = []
+    has_choice = False  # a kept candidate reads as the choice letter (no other letter is ever kept)
     for text, name in found:
         text = text.strip()
         if not text or text in seen:
             continue
         letter = choice_letter(text)
-        if letter is not None and (letter != choice or choice in (choice_letter(c) for c in candidates)):
-            continue  # a letter that is not the response's choice reading (only the reading may be a letter)
+        if letter is not None:
+            if letter != choice or has_choice:
+                continue  # a letter that is not the response's choice reading (only the reading may be a letter)
+            has_choice = True
         seen.add(text)
         candidates.append(text)
         names.append(name)
-    if choice is not None and choice not in (choice_letter(c) for c in candidates):
+    if choice is not None and not has_choice:
         candidates.append(choice)
         names.append("letter")
     if not candidates:

@@ -2,8 +2,8 @@
 """Benchmark: scoring throughput of ``pmpo-verl eval``.
 
 Scores the 5,000 MATH test reference solutions (``../shared/data/benchmarks/math_test5000.jsonl``) against
-their golds (each solution's last ``\\boxed{}``, read by the verifier benchmark's brace matcher,
-:func:`reward.gold.last_boxed`) through
+their golds (each solution's last ``\\boxed{}``, read as the verifier benchmark reads them,
+:func:`pmpo_verl.bench.verifier_sets.math5000_golds` with :func:`reward.gold.last_boxed`) through
 :func:`pmpo_verl.evaluation.scoring.score`, the function the eval command scores every chunk with
 (``reward.verify_batch(mode="eval")``). Reports responses per second over the whole run (process-pool
 start-up included), per-response latency p50/p99 (the verdicts' ``elapsed_ms``), accuracy and statuses.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import statistics
 import sys
@@ -27,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 
 # the MATH-5000 golds exactly as the verifier benchmark and the training data read them
 from pmpo_verl.bench import verifier_sets  # noqa: E402
-from reward.gold import last_boxed  # noqa: E402
 
 DATA = verifier_sets.DATA / "math_test5000.jsonl"
 
@@ -56,10 +54,7 @@ def main() -> int:
         print(f"error: {args.data} not found (the MATH test set of ../shared/data/benchmarks)",
               file=sys.stderr)
         return 2
-    with open(args.data, encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh if line.strip()]
-    pairs = [(r["solution"], last_boxed(r["solution"])) for r in rows]
-    pairs = [(s, g) for s, g in pairs if g is not None][: args.limit]
+    pairs = verifier_sets.math5000_golds(Path(args.data))[: args.limit]
     responses, golds = [p[0] for p in pairs], [p[1] for p in pairs]
     print(f"# scoring {len(responses)} MATH test reference solutions against their last \\boxed{{}}; "
           f"workers={args.workers} timeout={args.timeout}s chunk={args.chunk}; cpu_count={os.cpu_count()}")

@@ -8,7 +8,7 @@ Sets:
       audited ``1 -/+ 1/e`` pair (docs/verifier.md), whose "equal" label encodes a bug and is flipped.
   (b) Gold self-consistency: MATH-500 (PRM800K split with solutions) and the 5,000-problem MATH test
       set. Positives: the reference solution vs its gold answer (MATH-5000 golds are the solution's
-      last ``\\boxed{}``, read by this script's own brace matcher). Negatives: seeded shuffled cross
+      last ``\\boxed{}``, read by :func:`reward.gold.last_boxed`). Negatives: seeded shuffled cross
       pairs whose gold strings differ.
   (c) This project's adversarial suite: anchor false positives, hedges, restated inequalities,
       tolerance abuse, hostile inputs and code-execution payloads. All labels are False; a payload that

@@ -58,11 +58,6 @@ class Case:
         return f"{self.path.stem}:{self.line}"
 
     @property
-    def group(self) -> tuple[str, tuple[tuple[str, Any], ...]]:
-        """Cases sharing a group are verified in one ``verify_batch`` call."""
-        return self.mode, tuple(sorted(self.options.items()))
-
-    @property
     def key(self) -> str:
         """Identity of the input (not the label or reason), for duplicate and contradiction checks."""
         return json.dumps([self.response, self.gold, self.mode, sorted(self.options.items())])
@@ -238,17 +233,24 @@ def describe(case: Case, verdict: Any) -> str:
             f"gold={verdict.gold!r} elapsed_ms={verdict.elapsed_ms:.1f}")
 
 
-def verify_cases(cases: list[Case], timeout: float = TIMEOUT, workers: int | None = None) -> list[Any]:
-    """Verdicts of ``cases`` in order: one ``reward.verify_batch`` call per (mode, options) group."""
+def verify_grouped(items: list[tuple[str, Any, str, dict[str, Any]]], timeout: float = TIMEOUT,
+                   workers: int | None = None) -> list[Any]:
+    """Verdicts of ``(response, gold, mode, options)`` items in order: one ``reward.verify_batch`` call per
+    (mode, options) group (the labelled cases here, every set of the verifier benchmark)."""
     import reward
 
     groups: dict[tuple[str, tuple[tuple[str, Any], ...]], list[int]] = {}
-    for index, case in enumerate(cases):
-        groups.setdefault(case.group, []).append(index)
-    verdicts: list[Any] = [None] * len(cases)
+    for index, (_, _, mode, options) in enumerate(items):
+        groups.setdefault((mode, tuple(sorted(options.items()))), []).append(index)
+    verdicts: list[Any] = [None] * len(items)
     for (mode, options), indices in groups.items():
-        batch = reward.verify_batch([cases[i].response for i in indices], [cases[i].gold for i in indices],
+        batch = reward.verify_batch([items[i][0] for i in indices], [items[i][1] for i in indices],
                                     mode=mode, timeout=timeout, workers=workers, **dict(options))
         for i, verdict in zip(indices, batch):
             verdicts[i] = verdict
     return verdicts
+
+
+def verify_cases(cases: list[Case], timeout: float = TIMEOUT, workers: int | None = None) -> list[Any]:
+    """Verdicts of ``cases`` in order: one ``reward.verify_batch`` call per (mode, options) group."""
+    return verify_grouped([(c.response, c.gold, c.mode, c.options) for c in cases], timeout, workers)

@@ -17,8 +17,8 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from .labelled_cases import verify_grouped
 from .math_verify_adapter import MV_VERSION, mv_default
 from .verifier_score import TABLE_HEADER, TIMEOUT, Score, agreement, is_late
 from .verifier_sets import Pair, Suite
@@ -26,19 +26,10 @@ from .verifier_sets import Pair, Suite
 
 def run_ours(pairs: list[Pair], workers: int, mode: str) -> Score:
     """One ``verify_batch`` per distinct (mode, options) group (a single call when no pair sets either)."""
-    import reward
-
     score = Score()
-    groups: dict[tuple[str, tuple[tuple[str, Any], ...]], list[int]] = {}
-    for index, pair in enumerate(pairs):
-        groups.setdefault((pair.mode or mode, tuple(sorted(pair.options.items()))), []).append(index)
-    verdicts: list[Any] = [None] * len(pairs)
+    items = [(p.response, p.gold, p.mode or mode, p.options) for p in pairs]
     start = time.perf_counter()
-    for (group_mode, options), indices in groups.items():
-        batch = reward.verify_batch([pairs[i].response for i in indices], [pairs[i].gold for i in indices],
-                                    mode=group_mode, timeout=TIMEOUT, workers=workers, **dict(options))
-        for i, verdict in zip(indices, batch):
-            verdicts[i] = verdict
+    verdicts = verify_grouped(items, TIMEOUT, workers)
     score.wall_s = time.perf_counter() - start
     for pair, verdict in zip(pairs, verdicts):
         score.add(verdict.correct, pair.label)

@@ -142,10 +142,16 @@ def load_math500() -> list[Pair]:
     return self_consistency([(r["solution"], r["answer"]) for r in rows])
 
 
+def math5000_golds(path: Path = DATA / "math_test5000.jsonl") -> list[tuple[str, str]]:
+    """(reference solution, gold) of the MATH test problems, the gold being the solution's last ``\\boxed{}``
+    (:func:`reward.gold.last_boxed`, as the training data reads it); problems without one are left out."""
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [(r["solution"], box) for r in rows if (box := last_boxed(r["solution"])) is not None]
+
+
 def load_math5000() -> list[Pair]:
-    rows = [json.loads(line) for line in (DATA / "math_test5000.jsonl").open()]
-    usable = [(r["solution"], box) for r in rows if (box := last_boxed(r["solution"])) is not None]
-    return self_consistency(usable)
+    return self_consistency(math5000_golds())
 
 
 # ---------------------------------------------------------------- set (c): adversarial
@@ -209,5 +215,4 @@ def labelled_classes() -> tuple[list[Suite], list[str]]:
 
 def math5000_positives() -> list[Pair]:
     """The MATH test reference solutions against their own gold (the last ``\\boxed{}``, as set (b))."""
-    rows = [json.loads(line) for line in (DATA / "math_test5000.jsonl").open()]
-    return [Pair(r["solution"], box, True) for r in rows if (box := last_boxed(r["solution"])) is not None]
+    return [Pair(solution, gold, True) for solution, gold in math5000_golds()]

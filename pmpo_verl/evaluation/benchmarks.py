@@ -8,8 +8,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from reward.gold import prepare_gold, verl_gold
-
 from . import datafiles, hub
 from .errors import EvalError
 
@@ -108,6 +106,9 @@ def golds_of(row: dict, bench: Benchmark, where: str) -> tuple[str, ...]:
     """The gold strings of a row (:func:`reward.gold.prepare_gold`): a verl parquet row's
     ``extra_info.answers``/``ground_truth`` (:func:`reward.gold.verl_gold`), else the first answer field; the
     items of OlympiadBench's ``is_multiple_answer`` lists are the parts of one answer."""
+    # imported here: building the CLI parser imports this module (PAPER_BENCHMARKS) and must stay light
+    from reward.gold import prepare_gold, verl_gold
+
     rm = row.get("reward_model")
     if isinstance(rm, dict) and "ground_truth" in rm:
         return prepare_gold(verl_gold(rm["ground_truth"], row.get("extra_info")))

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reward.api import prepare_gold
 from reward.forms import clock_time, compare_clocks, mixed_numbers, quad_list, trig_degrees, undouble_gold
+from reward.gold import prepare_gold
 from reward.grader import grade
 from reward.normalize import normalize_answer
 
