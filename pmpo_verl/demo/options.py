@@ -10,14 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from ..option_field import option as _opt
 from ..recipe import PLUGIN_METHODS
 
 LOSSES = tuple(PLUGIN_METHODS)
-
-
-def _opt(default, text: str, **kw):
-    """A dataclass field whose help text the CLI shows (``%(default)s`` is argparse's)."""
-    return field(default=default, metadata={"help": text}, **kw)
 
 
 @dataclass

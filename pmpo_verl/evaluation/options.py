@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from ..option_field import option as _opt
 from .benchmarks import PAPER_BENCHMARKS
-
-
-def _opt(default: Any, text: str) -> Any:
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
