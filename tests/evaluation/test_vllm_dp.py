@@ -156,16 +156,22 @@ def _pids(pid_dir, ranks=(0, 1)):
 
 def test_close_kills_hanging_workers_and_their_process_trees(bounded, tmp_path):
     """Ctrl-C while the workers hang in generate (ignoring SIGTERM, with grandchildren in the worker's group and
-    in a session of their own): the pool terminates, then kills, all of them in bounded time."""
-    import _thread
-
+    in a session of their own): the pool terminates, then kills, all of them in bounded time. The Ctrl-C is a
+    real SIGINT to this process with Python's own handler installed, so no earlier test's signal state and no
+    simulated interrupt (``_thread.interrupt_main`` does nothing under a non-Python handler) decides it."""
     b = make("hangs_in_generate", model=str(tmp_path), kill_timeout=1.0)
     pids = _pids(tmp_path)
     assert all(not gone(p) for p in pids)
-    threading.Timer(1.0, _thread.interrupt_main).start()
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
     t0 = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        b.generate(reqs(4), SETTINGS)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            b.generate(reqs(4), SETTINGS)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
     assert time.monotonic() - t0 < 15  # 1 s until Ctrl-C, 1 s of SIGTERM grace, then SIGKILL
     assert new_children(bounded) == []  # workers reaped: no zombies
     assert all(gone(p) for p in pids)
