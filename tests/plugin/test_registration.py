@@ -15,6 +15,24 @@ def env_with(**overrides):
     return env
 
 
+def broken_plugin_pythonpath(folder) -> str:
+    """A PYTHONPATH whose sitecustomize makes ``import pmpo_verl.loss`` fail, as a broken dependency would
+    (verl swallows that error when it loads the entry point)."""
+    (folder / "sitecustomize.py").write_text(
+        textwrap.dedent(
+            """
+            import importlib.abc, sys
+            class _Break(importlib.abc.MetaPathFinder):
+                def find_spec(self, name, path=None, target=None):
+                    if name == "pmpo_verl.loss":
+                        raise ImportError("simulated broken dependency of the PMPO loss")
+            sys.meta_path.insert(0, _Break())
+            """
+        )
+    )
+    return os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+
+
 def test_import_verl_registers_both_names_through_the_entry_point():
     status = probe_plugin()
     assert status.ok and status.error is None and status.verl_version == "0.9.1"
@@ -45,19 +63,7 @@ def test_registration_is_idempotent():
 
 def test_hidden_plugin_import_error_is_detected_and_reported(tmp_path, capsys, monkeypatch):
     """verl swallows an entry point's ImportError; `pmpo-verl check` must surface it."""
-    (tmp_path / "sitecustomize.py").write_text(
-        textwrap.dedent(
-            """
-            import importlib.abc, sys
-            class _Break(importlib.abc.MetaPathFinder):
-                def find_spec(self, name, path=None, target=None):
-                    if name == "pmpo_verl.loss":
-                        raise ImportError("simulated broken dependency of the PMPO loss")
-            sys.meta_path.insert(0, _Break())
-            """
-        )
-    )
-    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    pythonpath = broken_plugin_pythonpath(tmp_path)
     broken = probe_plugin(env_with(PYTHONPATH=pythonpath))
     assert not broken.ok and "simulated broken dependency" in broken.error
     monkeypatch.setenv("PYTHONPATH", pythonpath)
@@ -120,19 +126,7 @@ def test_building_the_config_registers_the_loss_even_without_the_entry_point():
 
 def test_a_broken_plugin_fails_the_actor_config_build_with_the_real_error(tmp_path):
     """verl swallows the entry point's import error; building the config repeats the import and raises it."""
-    (tmp_path / "sitecustomize.py").write_text(
-        textwrap.dedent(
-            """
-            import importlib.abc, sys
-            class _Break(importlib.abc.MetaPathFinder):
-                def find_spec(self, name, path=None, target=None):
-                    if name == "pmpo_verl.loss":
-                        raise ImportError("simulated broken dependency of the PMPO loss")
-            sys.meta_path.insert(0, _Break())
-            """
-        )
-    )
-    pythonpath = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    pythonpath = broken_plugin_pythonpath(tmp_path)
     out = subprocess.run([sys.executable, "-c", _BUILD_ACTOR_CONFIG], env=env_with(PYTHONPATH=pythonpath),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "simulated broken dependency" in out.stderr
