@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from ..left_pad import left_pad
+
 logger = logging.getLogger(__name__)
 
 SERVER_NAME_PREFIX = "pmpo_hf_rollout_server"
@@ -128,14 +130,10 @@ class HFGenerator:
         """Sample one continuation per prompt (left-padded batch)."""
         if not prompts:
             return []
-        width = max(len(p) for p in prompts)
-        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            if len(p) == 0:
-                raise ValueError("hf rollout: empty prompt")
-            input_ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
-            attention_mask[i, width - len(p) :] = 1
+        if any(len(p) == 0 for p in prompts):
+            raise ValueError("hf rollout: empty prompt")
+        input_ids, attention_mask = left_pad(prompts, self.pad_token_id)
+        width = input_ids.shape[1]
         gen_kwargs: dict[str, Any] = dict(
             max_new_tokens=key.max_new_tokens,
             min_new_tokens=0,

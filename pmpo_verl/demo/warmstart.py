@@ -26,6 +26,7 @@ import random
 import time
 from collections.abc import Callable
 
+from ..left_pad import left_pad
 from .task import SYSTEM_PROMPT, Problem, make_problems, split_problems
 
 HELDOUT_SEED_OFFSET = 4242  # the held-out problems' seed: seed + this (the training problems use seed + 777)
@@ -63,12 +64,8 @@ def heldout_accuracy(
     from reward import compute_score
 
     prompts = [encode_prompt(tokenizer, p) for p in problems for _ in range(samples)]
-    width = max(len(ids) for ids in prompts)
-    input_ids = torch.full((len(prompts), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros_like(input_ids)
-    for i, ids in enumerate(prompts):  # left-padded, as the rollout does
-        input_ids[i, width - len(ids) :] = torch.tensor(ids)
-        attention_mask[i, width - len(ids) :] = 1
+    input_ids, attention_mask = left_pad(prompts, tokenizer.pad_token_id)  # as the rollout does
+    width = input_ids.shape[1]
     was_training = model.training
     model.eval()
     with torch.random.fork_rng(), torch.no_grad():

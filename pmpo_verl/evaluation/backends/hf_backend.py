@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ...left_pad import left_pad
 from ..errors import EvalError
 from . import Generation, Request, SamplingSettings
 
@@ -54,12 +55,8 @@ class HFBackend:
         import torch
         from transformers import GenerationConfig
 
-        width = max(len(r.prompt_ids) for r in reqs)
-        ids = torch.full((len(reqs), width), self.pad, dtype=torch.long)
-        mask = torch.zeros((len(reqs), width), dtype=torch.long)
-        for i, r in enumerate(reqs):  # left padding
-            ids[i, width - len(r.prompt_ids):] = torch.tensor(r.prompt_ids, dtype=torch.long)
-            mask[i, width - len(r.prompt_ids):] = 1
+        ids, mask = left_pad([r.prompt_ids for r in reqs], self.pad)
+        width = ids.shape[1]
         if s.greedy:
             cfg = GenerationConfig(max_new_tokens=s.max_tokens, do_sample=False, eos_token_id=self.eos,
                                    pad_token_id=self.pad)
