@@ -20,9 +20,10 @@ from typing import Any
 import torch
 
 from ..algo import PMPOSettings
+from ..recipe import CLIP_RATIO
 from ..trajectory_loss import trajectory_loss
 
-EPS_LOG = 0.4  # log-space clip epsilon (GMPO / PMPO default)
+EPS_LOG = CLIP_RATIO  # the recipes' log-space clip epsilon (GMPO / PMPO default)
 CLIP_RATIO_C_OFF = 1e9  # "dual clip off" for vanilla
 VANILLA_BAND = (1.0 - math.exp(-EPS_LOG), math.exp(EPS_LOG) - 1.0)  # matched ratio band
 LossResult = tuple[torch.Tensor, dict[str, Any]]  # (scalar loss, metrics), verl's policy-loss return value
