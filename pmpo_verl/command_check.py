@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .recipe import PMPO_TARGET
+
 POLICY_LOSS = "actor_rollout_ref.actor.policy_loss"
-PMPO_TARGET = "pmpo_verl.config.PMPOPolicyLossConfig"
 STOCK_TARGETS = ("verl.workers.config.PolicyLossConfig", "verl.workers.config.actor.PolicyLossConfig")
 BYPASS_KEY = "algorithm.rollout_correction.bypass_mode"
 # the fields PMPOPolicyLossConfig adds to verl's PolicyLossConfig (a test keeps the two lists equal)

@@ -13,11 +13,14 @@ CLIP_RATIO = 0.4
 VANILLA_CLIP_RATIO = 0.2
 """verl's own GRPO loss clips the ratio itself (0.8, 1.2): its stock setting, for the reference run."""
 
+PMPO_TARGET = "pmpo_verl.config.PMPOPolicyLossConfig"
+"""The policy-loss config class that carries the PMPO knobs (``policy_loss._target_``)."""
+
 PLUGIN_OVERRIDES = (
     "algorithm.adv_estimator=pmpo",
     "actor_rollout_ref.actor.policy_loss.loss_mode=pmpo",
     # without _target_ the PMPO knobs have nowhere to go (verl's PolicyLossConfig lacks them)
-    "actor_rollout_ref.actor.policy_loss._target_=pmpo_verl.config.PMPOPolicyLossConfig",
+    f"actor_rollout_ref.actor.policy_loss._target_={PMPO_TARGET}",
 )
 """Switch verl to the plugin's advantage hook and loss (both registered by ``pmpo_verl.register``)."""
 
